@@ -1,0 +1,1 @@
+"""The orderpilot command line."""

@@ -1,0 +1,1 @@
+"""SQLModel tables, sessions, migrations, dataset import/export and repositories."""

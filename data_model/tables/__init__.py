@@ -1,0 +1,57 @@
+"""Every table of OrderPilot; importing this module registers them all on the metadata."""
+
+from data_model.tables.boms import Bom, BomLine, BomSubstitute
+from data_model.tables.costing import CostPeriod, JointProductOutput, OrderCostInput, OverheadPool
+from data_model.tables.inventory import Location, Reservation, StockMove, Warehouse
+from data_model.tables.items import Item, ItemAlias, Uom
+from data_model.tables.orders import (
+    Forecast,
+    ProductionOrder,
+    ProductionOrderComponent,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    PurchaseRequisition,
+    SalesOrder,
+    SalesOrderLine,
+)
+from data_model.tables.partners import Customer, PriceList, Supplier
+from data_model.tables.resources import CalendarDay, Routing, RoutingOperation, WorkCenter
+from data_model.tables.system import ApiToken, AuditLog, DataVersion, Meta, Proposal, User
+
+__all__ = [
+    "ApiToken",
+    "AuditLog",
+    "Bom",
+    "BomLine",
+    "BomSubstitute",
+    "CalendarDay",
+    "CostPeriod",
+    "Customer",
+    "DataVersion",
+    "Forecast",
+    "Item",
+    "ItemAlias",
+    "JointProductOutput",
+    "Location",
+    "Meta",
+    "OrderCostInput",
+    "OverheadPool",
+    "PriceList",
+    "ProductionOrder",
+    "ProductionOrderComponent",
+    "Proposal",
+    "PurchaseOrder",
+    "PurchaseOrderLine",
+    "PurchaseRequisition",
+    "Reservation",
+    "Routing",
+    "RoutingOperation",
+    "SalesOrder",
+    "SalesOrderLine",
+    "StockMove",
+    "Supplier",
+    "Uom",
+    "User",
+    "Warehouse",
+    "WorkCenter",
+]

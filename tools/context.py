@@ -1,0 +1,79 @@
+"""What every tool handler receives: the session, the clock, the acting user and the settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from data_model.db import make_engine, upgrade
+from data_model.settings import Settings, get_settings
+from data_model.tables import Meta
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The person (or program) on whose behalf a tool runs."""
+
+    username: str
+    role: str
+    display_name: str = ""
+
+
+SYSTEM_ACTOR = Actor("local", "admin", "local command line")
+
+
+@dataclass
+class ToolContext:
+    session: Session
+    actor: Actor = SYSTEM_ACTOR
+    settings: Settings = field(default_factory=get_settings)
+    clock: Callable[[], date] | None = None  # injected in tests; else settings.today, dataset today, system date
+
+    @property
+    def today(self) -> date:
+        if self.clock is not None:
+            return self.clock()
+        return dataset_today(self.session, self.settings)
+
+
+def dataset_today(session: Session, settings: Settings | None = None) -> date:
+    """The planning clock: the ORDERPILOT_TODAY setting, else the dataset's ``today``, else the system date."""
+    if settings is not None and settings.today is not None:
+        return settings.today
+    row = session.get(Meta, "today")
+    if row is not None and row.value:
+        return date.fromisoformat(row.value)
+    return date.today()
+
+
+@lru_cache(maxsize=16)
+def engine_for(url: str) -> Engine:
+    """One engine per database URL per process, migrated to the latest schema on first use."""
+    engine = make_engine(url)
+    upgrade(engine)
+    return engine
+
+
+@contextmanager
+def open_context(
+    url: str | None = None,
+    actor: Actor = SYSTEM_ACTOR,
+    settings: Settings | None = None,
+    clock: Callable[[], date] | None = None,
+) -> Iterator[ToolContext]:
+    """A context on its own session; the transaction commits when the block ends without error."""
+    settings = settings or get_settings()
+    engine = engine_for(url or settings.database_url)
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield ToolContext(session=session, actor=actor, settings=settings, clock=clock)
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
