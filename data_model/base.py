@@ -22,7 +22,7 @@ MONEY = sa.Numeric(20, 6)
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+    return datetime.now(UTC)
 
 
 def qty_field(default: Decimal | int = 0, **kw: Any) -> Any:

@@ -10,7 +10,7 @@ from sqlmodel import Field, SQLModel
 from data_model.base import check, fk, qty_field, utcnow
 
 # internal kinds hold stock we count; the others are the virtual ends of a move
-LOCATION_KINDS = ("stock", "inspection", "supplier", "customer", "production", "adjustment", "transit")
+LOCATION_KINDS = ("stock", "inspection", "supplier", "transit", "vendor", "customer", "production", "adjustment")
 INTERNAL_KINDS = ("stock", "inspection", "supplier", "transit")
 MOVE_TYPES = ("receipt", "issue", "return", "transfer", "adjustment", "production_receipt", "shipment", "scrap")
 
@@ -28,7 +28,7 @@ class Location(SQLModel, table=True):
     __tablename__ = "location"
     __table_args__ = (
         check(
-            "kind IN ('stock', 'inspection', 'supplier', 'customer', 'production', 'adjustment', 'transit')",
+            "kind IN ('stock', 'inspection', 'supplier', 'transit', 'vendor', 'customer', 'production', 'adjustment')",
             "kind",
         ),
     )

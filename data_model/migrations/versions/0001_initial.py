@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 00:21:16.604469
+Create Date: 2026-11-25 00:24:05.597852
 """
 from __future__ import annotations
 
@@ -199,7 +199,7 @@ def upgrade() -> None:
     sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('warehouse_id', sa.Integer(), nullable=True),
     sa.Column('supplier_id', sa.Integer(), nullable=True),
-    sa.CheckConstraint("kind IN ('stock', 'inspection', 'supplier', 'customer', 'production', 'adjustment', 'transit')", name=op.f('ck_location_kind')),
+    sa.CheckConstraint("kind IN ('stock', 'inspection', 'supplier', 'transit', 'vendor', 'customer', 'production', 'adjustment')", name=op.f('ck_location_kind')),
     sa.ForeignKeyConstraint(['supplier_id'], ['supplier.id'], name=op.f('fk_location_supplier_id_supplier')),
     sa.ForeignKeyConstraint(['warehouse_id'], ['warehouse.id'], name=op.f('fk_location_warehouse_id_warehouse')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_location'))

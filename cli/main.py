@@ -1,0 +1,125 @@
+"""`orderpilot`: load and export datasets, call tools, ask the assistant, serve the app (imports stay lazy)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cli import proposals as proposals_cli
+from cli import users as users_cli
+from cli.output import emit_json, fail
+
+app = typer.Typer(
+    name="orderpilot",
+    help="OrderPilot: order promising, planning, tracking and costing for manufacturers.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(proposals_cli.app, name="proposals")
+app.add_typer(users_cli.app, name="users")
+
+DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (default: ORDERPILOT_DATABASE_URL).")]
+
+
+def _db_url(db: str | None) -> str:
+    from data_model.settings import get_settings
+
+    return db or get_settings().database_url
+
+
+@app.command()
+def load(
+    file: Annotated[Path, typer.Argument(help="Dataset file: YAML, or .xlsx with one sheet per key.")],
+    db: DbOption = None,
+    reset: Annotated[bool, typer.Option("--reset", help="Replace all business data (users are kept).")] = False,
+) -> None:
+    """Import a dataset, all or nothing: on any problem nothing is written."""
+    from sqlalchemy.exc import OperationalError
+
+    from data_model.dataset import DatasetError
+    from tools.context import open_context
+    from tools.dataset_io import load_dataset_file
+
+    try:
+        with open_context(_db_url(db)) as ctx:
+            result = load_dataset_file(ctx.session, file, reset=reset)
+    except DatasetError as exc:
+        typer.echo(f"error: dataset refused, nothing was loaded ({len(exc.problems)} problem(s)):", err=True)
+        for problem in exc.problems:
+            typer.echo(f"  - {problem}", err=True)
+        raise typer.Exit(1) from None
+    except OperationalError as exc:
+        fail("unavailable", f"database not reachable: {str(exc.orig).strip()[:300]}", as_json=False)
+    counts = ", ".join(f"{v} {k}" for k, v in result.counts.items())
+    typer.echo(f"loaded {file} ({counts}){' after reset' if reset else ''}")
+
+
+@app.command()
+def export(
+    file: Annotated[Path, typer.Argument(help="Target file: .yaml/.yml or .xlsx.")],
+    db: DbOption = None,
+) -> None:
+    """Write the database as a dataset file (the same format `load` reads)."""
+    from tools.context import open_context
+    from tools.dataset_io import export_dataset_file
+
+    if file.suffix.lower() not in (".yaml", ".yml", ".xlsx"):
+        fail("invalid_input", f"unknown file type {file.suffix!r}: use .yaml, .yml or .xlsx", as_json=False)
+    with open_context(_db_url(db)) as ctx:
+        export_dataset_file(ctx.session, file)
+    typer.echo(f"exported to {file}")
+
+
+@app.command("tool")
+def tool_cmd(
+    name: Annotated[str, typer.Argument(help="Tool name, see `orderpilot tools`.")],
+    args: Annotated[str, typer.Option("--args", help="Arguments as a JSON object.")] = "{}",
+    db: DbOption = None,
+) -> None:
+    """Call one tool and print its output as JSON (errors: {"error": {...}} and exit 1)."""
+    from sqlalchemy.exc import OperationalError
+
+    from tools.context import open_context
+    from tools.errors import ToolError
+    from tools.registry import call_tool
+
+    try:
+        parsed: Any = json.loads(args)
+    except json.JSONDecodeError as exc:
+        fail("invalid_input", f"--args is not valid JSON: {exc.msg} at position {exc.pos}")
+    if not isinstance(parsed, dict):
+        fail("invalid_input", "--args must be a JSON object")
+    try:
+        with open_context(_db_url(db)) as ctx:
+            result = call_tool(ctx, name, parsed)
+    except ToolError as exc:
+        emit_json(exc.to_dict())
+        raise typer.Exit(1) from None
+    except OperationalError as exc:
+        fail("unavailable", f"database not reachable: {str(exc.orig).strip()[:300]}")
+    emit_json(result)
+
+
+@app.command("tools")
+def tools_cmd() -> None:
+    """List every tool with its kind and input/output JSON schemas."""
+    from tools.registry import load_all
+
+    emit_json([
+        {"name": s.name, "kind": s.kind, "description": s.description, "input_schema": s.input_schema(),
+         "output_schema": s.output_schema()}
+        for s in sorted(load_all().values(), key=lambda s: s.name)
+    ])
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,132 @@
+"""The stock ledger: standard locations, posting moves and deriving on-hand from them."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from data_model.tables import Item, Location, StockMove
+from data_model.tables.inventory import INTERNAL_KINDS
+
+# Virtual locations are the other end of every move into or out of the factory.
+STANDARD_LOCATIONS: dict[str, tuple[str, str]] = {
+    "STOCK": ("stock", "主仓库 Main stock"),
+    "QC": ("inspection", "待检区 Inspection"),
+    "VENDOR": ("vendor", "供应商(虚拟) Vendors"),
+    "CUSTOMER": ("customer", "客户(虚拟) Customers"),
+    "PRODUCTION": ("production", "生产(虚拟) Production"),
+    "ADJUSTMENT": ("adjustment", "盘点调整(虚拟) Inventory adjustment"),
+}
+
+
+class StockError(Exception):
+    """A move that would break a stock rule (e.g. negative stock)."""
+
+    def __init__(self, message: str, details: dict | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+
+def ensure_standard_locations(session: Session) -> dict[str, Location]:
+    existing = {loc.code: loc for loc in session.exec(select(Location)).all()}
+    for code, (kind, name) in STANDARD_LOCATIONS.items():
+        if code not in existing:
+            loc = Location(code=code, kind=kind, name=name)
+            session.add(loc)
+            existing[code] = loc
+    session.flush()
+    return existing
+
+
+def location_by_code(session: Session, code: str) -> Location:
+    loc = session.exec(select(Location).where(Location.code == code)).first()
+    if loc is None:
+        if code in STANDARD_LOCATIONS:
+            return ensure_standard_locations(session)[code]
+        raise StockError(f"location {code!r} not found", {"location": code})
+    return loc
+
+
+def on_hand(
+    session: Session,
+    item_ids: Iterable[int] | None = None,
+    kinds: Iterable[str] = ("stock",),
+    location_ids: Iterable[int] | None = None,
+    include_customer_owned: bool = False,
+) -> dict[int, Decimal]:
+    """Quantity per item id held in locations of ``kinds`` (default: available stock), from the ledger."""
+    kinds = tuple(kinds)
+    loc_filter = Location.kind.in_(kinds)  # type: ignore[attr-defined]
+    if location_ids is not None:
+        loc_filter = sa.and_(loc_filter, Location.id.in_(list(location_ids)))  # type: ignore[union-attr]
+    wanted = select(Location.id).where(loc_filter)
+    result: dict[int, Decimal] = defaultdict(Decimal)
+    for column, sign in ((StockMove.to_location_id, 1), (StockMove.from_location_id, -1)):
+        stmt = (
+            select(StockMove.item_id, sa.func.sum(StockMove.qty))
+            .where(column.in_(wanted))  # type: ignore[attr-defined]
+            .group_by(StockMove.item_id)
+        )
+        if item_ids is not None:
+            stmt = stmt.where(StockMove.item_id.in_(list(item_ids)))  # type: ignore[attr-defined]
+        if not include_customer_owned:
+            stmt = stmt.where(StockMove.owner_customer_id.is_(None))  # type: ignore[union-attr]
+        for item_id, total in session.exec(stmt).all():
+            result[item_id] += sign * Decimal(str(total or 0))
+    return {k: v for k, v in result.items() if v != 0}
+
+
+def lock_items(session: Session, item_ids: Iterable[int]) -> None:
+    """Serialize stock-changing transactions per item (row locks on PostgreSQL; SQLite locks the file)."""
+    ids = sorted(set(item_ids))
+    if ids and session.get_bind().dialect.name == "postgresql":
+        session.exec(select(Item.id).where(Item.id.in_(ids)).with_for_update())  # type: ignore[union-attr]
+
+
+def post_move(
+    session: Session,
+    *,
+    item_id: int,
+    qty: Decimal,
+    from_code: str,
+    to_code: str,
+    move_type: str,
+    move_date: date,
+    doc_type: str = "",
+    doc_ref: str = "",
+    unit_cost: Decimal = Decimal(0),
+    actor: str = "",
+    reason: str = "",
+    owner_customer_id: int | None = None,
+    allow_negative: bool = False,
+) -> StockMove:
+    """Append one move; refuses to take an internal location below zero unless ``allow_negative``."""
+    if qty <= 0:
+        raise StockError(f"move quantity must be positive, got {qty}", {"qty": str(qty)})
+    src = location_by_code(session, from_code)
+    dst = location_by_code(session, to_code)
+    if src.kind in INTERNAL_KINDS and not allow_negative:
+        lock_items(session, [item_id])
+        have = on_hand(session, [item_id], kinds=INTERNAL_KINDS, location_ids=[src.id or 0],
+                       include_customer_owned=owner_customer_id is not None).get(item_id, Decimal(0))
+        if have < qty:
+            item = session.get(Item, item_id)
+            code = item.code if item else str(item_id)
+            raise StockError(
+                f"not enough {code} at {src.code}: {have} on hand, {qty} requested",
+                {"item": code, "location": src.code, "on_hand": str(have), "requested": str(qty)},
+            )
+    move = StockMove(
+        move_date=move_date, move_type=move_type, item_id=item_id, qty=qty, from_location_id=src.id or 0,
+        to_location_id=dst.id or 0, unit_cost=unit_cost, doc_type=doc_type, doc_ref=doc_ref, actor=actor,
+        reason=reason, owner_customer_id=owner_customer_id,
+    )
+    session.add(move)
+    session.flush()
+    return move
