@@ -117,9 +117,9 @@ def check_references(ds: Dataset, existing_items: Iterable[str] = ()) -> list[Da
             problems.append(_p("stock", st.row_ or i, "location", f"unknown location {st.location!r}"))
     for i, po in enumerate(ds.purchase_orders, start=1):
         need_supplier("purchase_orders", po.row_ or i, "supplier", po.supplier)
-        for j, line in enumerate(po.all_lines(), start=1):
+        for j, po_line in enumerate(po.all_lines(), start=1):
             field = "item" if not po.lines else f"lines[{j}].item"
-            need_item("purchase_orders", line.row_ or po.row_ or i, field, line.item)
+            need_item("purchase_orders", po_line.row_ or po.row_ or i, field, po_line.item)
     so_lines = {(so.id, n) for so in ds.sales_orders for n in range(1, len(so.lines) + 1)}
     for i, mo in enumerate(ds.production_orders, start=1):
         row = mo.row_ or i
@@ -139,8 +139,8 @@ def check_references(ds: Dataset, existing_items: Iterable[str] = ()) -> list[Da
     for i, so in enumerate(ds.sales_orders, start=1):
         if ds.customers and so.customer not in customers:
             problems.append(_p("sales_orders", so.row_ or i, "customer", f"unknown customer {so.customer!r}"))
-        for j, line in enumerate(so.lines, start=1):
-            need_item("sales_orders", line.row_ or so.row_ or i, f"lines[{j}].item", line.item)
+        for j, so_line in enumerate(so.lines, start=1):
+            need_item("sales_orders", so_line.row_ or so.row_ or i, f"lines[{j}].item", so_line.item)
     for i, fc in enumerate(ds.forecasts, start=1):
         need_item("forecasts", fc.row_ or i, "item", fc.item)
     for i, rt in enumerate(ds.routings, start=1):
@@ -247,9 +247,12 @@ def _version_key(version: str) -> tuple[int, str]:
 
 def write_dataset(session: Session, ds: Dataset, today: date) -> dict[str, int]:
     """Insert the whole dataset in the caller's transaction; returns row counts per sheet."""
-    session.merge(Meta(key="today", value=ds.today.isoformat() if ds.today else ""))
+    fresh = session.get(Meta, "calendar.workdays") is None
+    if ds.today or fresh:
+        session.merge(Meta(key="today", value=ds.today.isoformat() if ds.today else ""))
     cal = ds.calendar
-    session.merge(Meta(key="calendar.workdays", value=",".join(cal.workdays if cal else ALL_WEEKDAYS)))
+    if cal or fresh:
+        session.merge(Meta(key="calendar.workdays", value=",".join(cal.workdays if cal else ALL_WEEKDAYS)))
     for h in cal.holidays if cal else []:
         session.merge(CalendarDay(day=h, working=False))
     locs = ensure_standard_locations(session)
@@ -267,14 +270,17 @@ def write_dataset(session: Session, ds: Dataset, today: date) -> dict[str, int]:
     item_id = _ids(session, Item)
     _insert(session, ItemAlias, [{"item_id": item_id[it.code], "alias": a} for it in ds.items for a in it.aliases])
 
+    known_customers = set(session.exec(select(Customer.code)).all())
     customers = {c.code: (c.name or c.code, "; ".join(c.aliases)) for c in ds.customers}
     for so in ds.sales_orders:
-        customers.setdefault(so.customer, (so.customer, ""))
+        if so.customer not in known_customers:
+            customers.setdefault(so.customer, (so.customer, ""))
     _insert(session, Customer, [{"code": k, "name": v[0], "aliases": v[1]} for k, v in customers.items()])
     customer_id = _ids(session, Customer)
     suppliers = {s.code: (s.name or s.code, s.subcontractor, s.lead_time_days) for s in ds.suppliers}
+    known_suppliers = set(session.exec(select(Supplier.code)).all())
     for ref in [po.supplier for po in ds.purchase_orders] + [mo.supplier for mo in ds.production_orders]:
-        if ref and ref not in suppliers:
+        if ref and ref not in suppliers and ref not in known_suppliers:
             suppliers[ref] = (ref, False, None)
     _insert(session, Supplier, [{"code": k, "name": v[0], "is_subcontractor": v[1], "lead_time_days": v[2]}
                                 for k, v in suppliers.items()])
@@ -348,10 +354,10 @@ def write_dataset(session: Session, ds: Dataset, today: date) -> dict[str, int]:
                               order_date=so.order_date, status=so.status, note=so.note)
         session.add(order_so)
         session.flush()
-        for n, line in enumerate(so.lines, start=1):
-            sol = SalesOrderLine(sales_order_id=order_so.id or 0, line_no=n, item_id=item_id[line.item], qty=line.qty,
-                                 due_date=line.due, promised_date=line.promised, shipped_qty=line.shipped_qty,
-                                 unit_price=line.unit_price)
+        for n, so_line in enumerate(so.lines, start=1):
+            sol = SalesOrderLine(sales_order_id=order_so.id or 0, line_no=n, item_id=item_id[so_line.item],
+                                 qty=so_line.qty, due_date=so_line.due, promised_date=so_line.promised,
+                                 shipped_qty=so_line.shipped_qty, unit_price=so_line.unit_price)
             session.add(sol)
             session.flush()
             so_line_id[(so.id, n)] = sol.id or 0

@@ -33,6 +33,12 @@ class StockError(Exception):
         self.details = details or {}
 
 
+def fmt_qty(value: Decimal) -> str:
+    """A quantity as a person writes it: no exponent, no trailing zeros."""
+    text = format(Decimal(value).normalize(), "f")
+    return "0" if text in ("-0", "") else text
+
+
 def ensure_standard_locations(session: Session) -> dict[str, Location]:
     existing = {loc.code: loc for loc in session.exec(select(Location)).all()}
     for code, (kind, name) in STANDARD_LOCATIONS.items():
@@ -119,8 +125,8 @@ def post_move(
             item = session.get(Item, item_id)
             code = item.code if item else str(item_id)
             raise StockError(
-                f"not enough {code} at {src.code}: {have} on hand, {qty} requested",
-                {"item": code, "location": src.code, "on_hand": str(have), "requested": str(qty)},
+                f"not enough {code} at {src.code}: {fmt_qty(have)} on hand, {fmt_qty(qty)} requested",
+                {"item": code, "location": src.code, "on_hand": fmt_qty(have), "requested": fmt_qty(qty)},
             )
     move = StockMove(
         move_date=move_date, move_type=move_type, item_id=item_id, qty=qty, from_location_id=src.id or 0,

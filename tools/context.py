@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
@@ -52,12 +52,27 @@ def dataset_today(session: Session, settings: Settings | None = None) -> date:
     return date.today()
 
 
-@lru_cache(maxsize=16)
+_ENGINES: dict[str, Engine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
 def engine_for(url: str) -> Engine:
     """One engine per database URL per process, migrated to the latest schema on first use."""
-    engine = make_engine(url)
-    upgrade(engine)
-    return engine
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(url)
+        if engine is None:
+            engine = make_engine(url)
+            upgrade(engine)
+            _ENGINES[url] = engine
+        return engine
+
+
+def dispose_engine(url: str) -> None:
+    """Close the pooled connections of ``url`` (before dropping a database, or at shutdown)."""
+    with _ENGINES_LOCK:
+        engine = _ENGINES.pop(url, None)
+    if engine is not None:
+        engine.dispose()
 
 
 @contextmanager

@@ -1,0 +1,1 @@
+"""OrderPilot test suite."""
