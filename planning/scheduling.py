@@ -1,0 +1,1117 @@
+"""Finite-capacity scheduling of production orders on work centers with CP-SAT."""
+
+from __future__ import annotations
+
+import math
+import time as clock
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time
+from decimal import ROUND_CEILING, Decimal
+from enum import StrEnum
+
+from ortools.sat.python import cp_model
+
+from planning.capacity import TimeAxis, WorkCenterDayLoad, compute_daily_load, window_minutes
+from planning.errors import DataError, InfeasibleError, InvalidInputError, PlanningError
+from planning.model import Plant, SupplyKind, WorkCenter
+
+OpKey = tuple[str, int]  # (order id, operation seq)
+
+
+class ObjectiveMode(StrEnum):
+    TARDINESS = "tardiness"  # weighted tardiness first, then n × makespan + total completion time
+    MAKESPAN = "makespan"  # makespan only: pure job shops and the benchmarks
+
+
+class OrderStatus(StrEnum):
+    PLANNED = "planned"
+    RELEASED = "released"
+    IN_PROGRESS = "in_progress"
+
+
+class Binding(StrEnum):
+    """What decides when an order finishes."""
+
+    CAPACITY = "capacity"  # it waits for a work center busy with other orders
+    MATERIAL = "material"  # its release date (material availability) or a sub-assembly order
+    PROCESSING = "processing"  # its own operations and lead time, back to back from the earliest start
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    """Solver settings; a time limit and a seed are always set so runs repeat."""
+
+    time_limit_seconds: float = 10.0
+    random_seed: int = 0
+    num_workers: int = 2
+    day_start: time = time(8, 0)
+    objective: ObjectiveMode = ObjectiveMode.TARDINESS
+    log_search_progress: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleOrder:
+    """A production order to schedule: ``qty`` still to make of ``item`` along the item's routing.
+
+    ``release_date`` is when its material is available (no operation starts before it); ``parent`` is the id
+    of the order that consumes this order's output (a sub-assembly): the parent's first operation starts only
+    once this order is complete, lead time included. Operations with ``seq <= done_through_seq`` are finished.
+    """
+
+    id: str
+    item: str
+    qty: Decimal
+    due: date | None = None
+    priority: int = 5  # lower number = more important
+    status: OrderStatus = OrderStatus.RELEASED
+    release_date: date | None = None
+    parent: str | None = None
+    done_through_seq: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class NewOrder:
+    """A hypothetical order for a what-if: ``qty`` of ``item`` that may start on ``earliest_start``."""
+
+    item: str
+    qty: Decimal
+    priority: int = 5
+    earliest_start: date | None = None
+    due: date | None = None
+    id: str = "NEW"
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledOperation:
+    """One bar of the Gantt chart; minutes are on the schedule's working-time axis (see ``TimeAxis``)."""
+
+    order: str
+    seq: int
+    item: str
+    work_center: str
+    machine: int  # 0-based machine of the work center
+    start: datetime
+    end: datetime
+    start_minute: int
+    end_minute: int
+    duration_minutes: int  # working minutes: setup + run, rounded up to whole minutes
+    setup_minutes: int
+    wait_minutes: int  # axis minutes it waited for its work center after it could have started
+
+
+@dataclass(frozen=True, slots=True)
+class OrderOutcome:
+    """When an order finishes and ships, and how late that is against its due date."""
+
+    order: str
+    item: str
+    priority: int
+    due: date | None
+    start: datetime | None  # first operation; None without operations to schedule
+    finish: datetime | None  # last operation
+    completion_date: date  # ships on this working day: last operation + lead_time_days
+    completion_minute: int
+    tardiness_minutes: int  # working minutes after the end of the due day
+    days_late: int  # calendar days from due date to completion date, 0 when on time
+    on_time: bool
+    routed: bool  # False: no routing (or nothing left to do), completion from lead time only
+    binding: Binding
+    binding_work_center: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleProblem:
+    """A problem record with its cause, e.g. a late order and the work center it waited for."""
+
+    kind: str  # late | no_routing | due_in_past
+    order: str
+    message: str
+    work_center: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseResult:
+    """One step of the lexicographic solve: its goal, CP-SAT status and best value / bound found."""
+
+    goal: str
+    status: str
+    value: int | None
+    bound: int | None
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleObjective:
+    weighted_tardiness: int  # Σ priority weight × tardiness minutes
+    makespan_minutes: int  # end of the last operation on the axis
+    total_completion_minutes: int  # Σ over routed orders of the end of their last operation
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A finite-capacity schedule. ``status`` is CP-SAT's (OPTIMAL or FEASIBLE, both usable).
+
+    ``status`` UNKNOWN with ``method == "dispatch"`` means CP-SAT found nothing in the time limit and the plan
+    is the dispatching-rule schedule used as its starting point: feasible, not optimized.
+    """
+
+    operations: tuple[ScheduledOperation, ...]
+    orders: tuple[OrderOutcome, ...]
+    status: str
+    proven_optimal: bool
+    objective: ScheduleObjective
+    phases: tuple[PhaseResult, ...]
+    problems: tuple[ScheduleProblem, ...]
+    axis: TimeAxis
+    method: str  # cp_sat | dispatch
+    solve_seconds: float
+    time_to_best_seconds: float
+
+    def order(self, order_id: str) -> OrderOutcome:
+        for outcome in self.orders:
+            if outcome.order == order_id:
+                return outcome
+        raise KeyError(order_id)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderImpact:
+    """An existing order that completes later once the new order is added."""
+
+    order: str
+    priority: int
+    completion_before: date
+    completion_after: date
+    slip_minutes: int
+    late_after: bool
+
+
+@dataclass(frozen=True)
+class NewOrderEvaluation:
+    """What-if answer: when the new order would complete, what binds it, whom it would delay."""
+
+    order: str
+    completion_date: date
+    finish: datetime | None
+    binding: Binding
+    binding_work_center: str | None
+    waits: tuple[ScheduledOperation, ...]  # the new order's operations, each with its wait
+    impacts: tuple[OrderImpact, ...]
+    schedule: Schedule
+    baseline: Schedule
+
+
+def priority_weight(priority: int) -> int:
+    """Tardiness weight of a priority: 1 (most important) → 256, 5 (default) → 16, 9 and below → 1.
+
+    Geometric so that a minute of lateness of a priority-1 order outweighs 16 minutes of a priority-5 one.
+    """
+    return 2 ** (9 - min(max(priority, 1), 9))
+
+
+# ---------------------------------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True, slots=True)
+class _OpData:
+    key: OpKey
+    item: str
+    work_center: str
+    duration: int
+    setup_minutes: int
+    window: int  # open minutes per working day of the work center
+    night_gap: int  # axis minutes the work center is closed at the end of each day
+
+    @property
+    def max_nights(self) -> int:
+        """Most nightly gaps the operation can span, depending on where in the day it starts."""
+        return 0 if self.duration == 0 or self.night_gap == 0 else (self.duration - 1) // self.window + 1
+
+
+@dataclass(frozen=True, slots=True)
+class _OrderData:
+    order: ScheduleOrder
+    ops: tuple[_OpData, ...]
+    release_minute: int
+    due_end_minute: int | None
+    lead_delay_minutes: int
+    weight: int
+    children: tuple[str, ...]
+    has_routing: bool
+
+
+@dataclass(frozen=True)
+class _ProblemData:
+    axis: TimeAxis
+    orders: Mapping[str, _OrderData]  # children before parents
+    work_centers: Mapping[str, WorkCenter]  # those the operations use
+    settings: ScheduleSettings
+    objective_orders: frozenset[str] = frozenset()  # the what-if's new order
+
+    def ops(self) -> Iterable[_OpData]:
+        for order in self.orders.values():
+            yield from order.ops
+
+    def ops_by_center(self) -> dict[str, list[_OpData]]:
+        grouped: dict[str, list[_OpData]] = {code: [] for code in self.work_centers}
+        for op in self.ops():
+            grouped[op.work_center].append(op)
+        return grouped
+
+
+def _ceil_minutes(value: Decimal) -> int:
+    # Whole minutes, rounded up: a schedule must not assume work finishes sooner than it does.
+    return int(value.to_integral_value(rounding=ROUND_CEILING))
+
+
+def _prepare_data(plant: Plant, orders: Sequence[ScheduleOrder], settings: ScheduleSettings) -> _ProblemData:
+    by_id: dict[str, ScheduleOrder] = {}
+    for order in orders:
+        if order.id in by_id:
+            raise InvalidInputError(f"order {order.id} is listed twice", {"order": order.id})
+        if order.qty <= 0:
+            raise InvalidInputError(
+                f"order {order.id}: quantity must be positive, got {order.qty}",
+                {"order": order.id, "qty": str(order.qty)},
+            )
+        by_id[order.id] = order
+    children: dict[str, list[str]] = {oid: [] for oid in by_id}
+    for order in orders:
+        if order.parent is not None:
+            if order.parent not in by_id:
+                raise DataError(
+                    f"order {order.id}: parent order {order.parent} is not among the orders",
+                    {"order": order.id, "parent": order.parent},
+                )
+            children[order.parent].append(order.id)
+    topo = _children_first(by_id, children)
+
+    day_minutes = max((window_minutes(wc) for wc in plant.work_centers.values()), default=8 * 60)
+    axis = TimeAxis.build(plant.calendar, plant.today, day_minutes, settings.day_start)
+    used: dict[str, WorkCenter] = {}
+    data: dict[str, _OrderData] = {}
+    for oid in topo:
+        order = by_id[oid]
+        routing = plant.routings.get(order.item)
+        item = plant.items.get(order.item)
+        if item is None and routing is None:
+            raise DataError(f"order {oid}: unknown item {order.item}", {"order": oid, "item": order.item})
+        ops = []
+        for operation in routing.operations if routing else ():
+            if operation.seq <= order.done_through_seq:
+                continue
+            wc = plant.work_centers.get(operation.work_center)
+            if wc is None:
+                raise DataError(
+                    f"routing of {order.item}, operation {operation.seq}: unknown work center "
+                    f"{operation.work_center}",
+                    {"item": order.item, "seq": operation.seq, "work_center": operation.work_center},
+                )
+            if operation.setup_minutes < 0 or operation.run_minutes_per_unit < 0:
+                raise DataError(
+                    f"routing of {order.item}, operation {operation.seq}: negative minutes",
+                    {"item": order.item, "seq": operation.seq},
+                )
+            used[wc.code] = wc
+            window = window_minutes(wc)
+            duration = _ceil_minutes(operation.setup_minutes + operation.run_minutes_per_unit * order.qty)
+            ops.append(
+                _OpData(
+                    key=(oid, operation.seq),
+                    item=order.item,
+                    work_center=wc.code,
+                    duration=duration,
+                    setup_minutes=min(_ceil_minutes(operation.setup_minutes), duration),
+                    window=window,
+                    night_gap=day_minutes - window,
+                )
+            )
+        lead_days = item.lead_time_days if item else 0
+        data[oid] = _OrderData(
+            order=order,
+            ops=tuple(ops),
+            release_minute=axis.first_minute_on_or_after(order.release_date) if order.release_date else 0,
+            due_end_minute=axis.end_of_day_minute(order.due) if order.due else None,
+            lead_delay_minutes=lead_days * day_minutes,
+            weight=priority_weight(order.priority),
+            children=tuple(children[oid]),
+            has_routing=routing is not None,
+        )
+    return _ProblemData(axis=axis, orders=data, work_centers=used, settings=settings)
+
+
+def _children_first(by_id: Mapping[str, ScheduleOrder], children: Mapping[str, list[str]]) -> list[str]:
+    """Orders with sub-assembly orders after them; a parent link cycle is a data error."""
+    done: set[str] = set()
+    result: list[str] = []
+    for root in by_id:
+        if root in done:
+            continue
+        path: list[str] = []
+        stack: list[tuple[str, int]] = [(root, 0)]
+        on_path: set[str] = set()
+        while stack:
+            oid, i = stack.pop()
+            if i == 0:
+                path.append(oid)
+                on_path.add(oid)
+            kids = children[oid]
+            if i < len(kids):
+                stack.append((oid, i + 1))
+                kid = kids[i]
+                if kid in on_path:
+                    cycle = [*path[path.index(kid) :], kid]
+                    raise DataError("sub-assembly order cycle: " + " → ".join(cycle), {"path": cycle})
+                if kid not in done:
+                    stack.append((kid, 0))
+                continue
+            path.pop()
+            on_path.discard(oid)
+            done.add(oid)
+            result.append(oid)
+    return result
+
+
+# ------------------------------------------------------------------------------------------------- horizon
+
+
+def _compute_horizon(data: _ProblemData) -> int:
+    """An upper bound on any useful end time: every operation run one after the other from the latest release.
+
+    Each operation may wait up to one nightly gap to start and span its most nights; lead times add up along
+    the chains of sub-assembly orders at worst.
+    """
+    total = max((o.release_minute for o in data.orders.values()), default=0)
+    for order in data.orders.values():
+        total += order.lead_delay_minutes
+        for op in order.ops:
+            total += op.duration + (op.max_nights + 1) * op.night_gap
+    return total + data.axis.day_minutes
+
+
+# ----------------------------------------------------------------------------------------------- variables
+
+
+@dataclass
+class _Variables:
+    start: dict[OpKey, cp_model.IntVar] = field(default_factory=dict)
+    end: dict[OpKey, cp_model.IntVar] = field(default_factory=dict)
+    interval: dict[OpKey, cp_model.IntervalVar] = field(default_factory=dict)
+    day: dict[OpKey, cp_model.IntVar] = field(default_factory=dict)  # only on work centers with a night gap
+    extra_night: dict[OpKey, cp_model.IntVar] = field(default_factory=dict)  # spans one more night than least
+    ready: dict[str, cp_model.IntVar] = field(default_factory=dict)  # unrouted orders with sub-assemblies
+    tardiness: dict[str, cp_model.IntVar] = field(default_factory=dict)
+    makespan: cp_model.IntVar | None = None
+
+    def completion(self, order: _OrderData) -> cp_model.LinearExprT:
+        """Minute the order's output is available: last operation end (or ready time) plus lead time."""
+        if order.ops:
+            return self.end[order.ops[-1].key] + order.lead_delay_minutes
+        ready = self.ready.get(order.order.id, _unrouted_ready(order))
+        return ready + order.lead_delay_minutes
+
+
+def _unrouted_ready(order: _OrderData) -> int:
+    # An order without operations is ready during its release day: one minute into the day, so that on the
+    # axis's "ends count for the day they close" convention it completes on release day + lead time (as MRP).
+    return order.release_minute + 1
+
+
+def _create_variables(model: cp_model.CpModel, data: _ProblemData, horizon: int) -> _Variables:
+    v = _Variables()
+    day_minutes = data.axis.day_minutes
+    last_day = horizon // day_minutes + 1
+    for order in data.orders.values():
+        for op in order.ops:
+            name = f"{op.key[0]}/{op.key[1]}@{op.work_center}"
+            if op.night_gap and op.duration:
+                # Starts only inside the work center's daily window: day × day_minutes + [0, window).
+                windows = [[d * day_minutes, d * day_minutes + op.window - 1] for d in range(last_day + 1)]
+                start = model.NewIntVarFromDomain(cp_model.Domain.FromIntervals(windows), f"start[{name}]")
+                v.day[op.key] = model.NewIntVar(0, last_day, f"day[{name}]")
+                least_nights = (op.duration - 1) // op.window
+                size: cp_model.LinearExprT = op.duration + least_nights * op.night_gap
+                if _can_span_extra_night(op):
+                    v.extra_night[op.key] = model.NewBoolVar(f"extra_night[{name}]")
+                    size = size + op.night_gap * v.extra_night[op.key]
+            else:
+                start = model.NewIntVar(0, horizon, f"start[{name}]")
+                size = op.duration
+            end = model.NewIntVar(0, _latest_end(op, horizon), f"end[{name}]")
+            v.start[op.key], v.end[op.key] = start, end
+            v.interval[op.key] = model.NewIntervalVar(start, size, end, f"op[{name}]")
+        if not order.ops and order.children:
+            v.ready[order.order.id] = model.NewIntVar(0, horizon, f"ready[{order.order.id}]")
+        if order.due_end_minute is not None and data.settings.objective is ObjectiveMode.TARDINESS:
+            v.tardiness[order.order.id] = model.NewIntVar(0, 2 * horizon, f"tardiness[{order.order.id}]")
+    if v.end:
+        v.makespan = model.NewIntVar(0, max(_latest_end(op, horizon) for op in data.ops()), "makespan")
+    return v
+
+
+def _latest_end(op: _OpData, horizon: int) -> int:
+    return horizon + op.duration + op.max_nights * op.night_gap
+
+
+def _crossing_threshold(op: _OpData) -> int:
+    """Start offset within the day from which the operation spans one night more than its least."""
+    least_nights = (op.duration - 1) // op.window
+    return (least_nights + 1) * op.window - op.duration + 1
+
+
+def _can_span_extra_night(op: _OpData) -> bool:
+    return _crossing_threshold(op) <= op.window - 1
+
+
+# --------------------------------------------------------------------------------------------- constraints
+
+
+def _add_constraints(model: cp_model.CpModel, data: _ProblemData, v: _Variables) -> None:
+    day_minutes = data.axis.day_minutes
+    for key, day in v.day.items():
+        op = _op(data, key)
+        offset = v.start[key] - day_minutes * day
+        model.Add(offset >= 0)
+        model.Add(offset <= op.window - 1)
+        if key in v.extra_night:
+            threshold = _crossing_threshold(op)
+            model.Add(offset >= threshold).OnlyEnforceIf(v.extra_night[key])
+            model.Add(offset <= threshold - 1).OnlyEnforceIf(v.extra_night[key].Not())
+
+    for order in data.orders.values():
+        for before, after in zip(order.ops, order.ops[1:], strict=False):
+            model.Add(v.start[after.key] >= v.end[before.key])
+        earliest = [v.completion(data.orders[kid]) for kid in order.children]
+        if order.ops:
+            first = v.start[order.ops[0].key]
+            if order.release_minute > 0:
+                model.Add(first >= order.release_minute)
+            for child_completion in earliest:
+                model.Add(first >= child_completion)
+        elif order.order.id in v.ready:
+            model.AddMaxEquality(v.ready[order.order.id], [_unrouted_ready(order), *earliest])
+        if order.order.id in v.tardiness and order.due_end_minute is not None:
+            model.Add(v.tardiness[order.order.id] >= v.completion(order) - order.due_end_minute)
+
+    for code, ops in data.ops_by_center().items():
+        intervals = [v.interval[op.key] for op in ops if op.duration > 0]
+        machines = data.work_centers[code].machines
+        if len(intervals) <= machines:
+            continue
+        # One machine: a disjunctive resource. Several identical machines: a cumulative resource; which
+        # machine runs what is assigned after solving (interval graphs colour greedily with that many machines).
+        if machines == 1:
+            model.AddNoOverlap(intervals)
+        else:
+            model.AddCumulative(intervals, [1] * len(intervals), machines)
+
+    if v.makespan is not None:
+        model.AddMaxEquality(
+            v.makespan, [v.end[order.ops[-1].key] for order in data.orders.values() if order.ops]
+        )
+
+
+def _op(data: _ProblemData, key: OpKey) -> _OpData:
+    for op in data.orders[key[0]].ops:
+        if op.key == key:
+            return op
+    raise KeyError(key)
+
+
+# ----------------------------------------------------------------------------------------------- objective
+
+
+@dataclass(frozen=True)
+class _Goal:
+    name: str
+    expr: cp_model.LinearExprT
+
+
+def _define_objectives(data: _ProblemData, v: _Variables) -> list[_Goal]:
+    """Goals in lexicographic order: each is optimized with the earlier ones held at their best values."""
+    goals: list[_Goal] = []
+    for oid in sorted(data.objective_orders):
+        goals.append(_Goal(f"completion of {oid}", v.completion(data.orders[oid])))
+    if data.settings.objective is ObjectiveMode.MAKESPAN:
+        if v.makespan is not None:
+            goals.append(_Goal("makespan", v.makespan))
+        return goals
+    if v.tardiness:
+        goals.append(
+            _Goal(
+                "weighted tardiness",
+                cp_model.LinearExpr.WeightedSum(
+                    [v.tardiness[oid] for oid in v.tardiness],
+                    [data.orders[oid].weight for oid in v.tardiness],
+                ),
+            )
+        )
+    last_ends = [v.end[o.ops[-1].key] for o in data.orders.values() if o.ops]
+    if v.makespan is not None:
+        # Makespan and total completion time (mean flow time, i.e. work in process) weighted equally.
+        goals.append(_Goal("makespan and flow time", len(last_ends) * v.makespan + sum(last_ends)))
+    return goals
+
+
+# --------------------------------------------------------------------------------------------------- solve
+
+
+class _SolutionRecorder(cp_model.CpSolverSolutionCallback):
+    """Remembers when each improving solution was found, for the time-to-best statistic."""
+
+    def __init__(self, started: float) -> None:
+        super().__init__()
+        self._started = started
+        self.first_value: float | None = None
+        self.best_value: float | None = None
+        self.last_improvement_seconds: float | None = None
+
+    def on_solution_callback(self) -> None:
+        value = self.ObjectiveValue()
+        if self.first_value is None:
+            self.first_value = value
+        if self.best_value is None or value < self.best_value:
+            self.best_value = value
+            self.last_improvement_seconds = clock.perf_counter() - self._started
+
+    @property
+    def improved(self) -> bool:
+        """Whether the step got past the solution it started from (a later step starts from the hint)."""
+        return (
+            self.best_value is not None
+            and self.first_value is not None
+            and self.best_value < self.first_value
+        )
+
+
+@dataclass(frozen=True)
+class _Solution:
+    values: tuple[int, ...] | None  # every model variable, by proto index
+    status: str
+    proven_optimal: bool
+    phases: tuple[PhaseResult, ...]
+    seconds: float
+    time_to_best_seconds: float
+
+
+def _solve(model: cp_model.CpModel, goals: list[_Goal], settings: ScheduleSettings) -> _Solution:
+    """Lexicographic solve: optimize each goal, then bound it by its best value and go on with the next.
+
+    Each goal gets 60 % of the time left (the last gets all of it); time a goal does not use passes on. The best
+    solution so far is the hint of the next step, so a later step never loses a solution.
+    """
+    started = clock.perf_counter()
+    values: tuple[int, ...] | None = None
+    phases: list[PhaseResult] = []
+    proven = True
+    best_at = 0.0
+    if not goals:
+        goals = [_Goal("feasibility", 0)]
+    for i, goal in enumerate(goals):
+        remaining = settings.time_limit_seconds - (clock.perf_counter() - started)
+        share = 1.0 if i == len(goals) - 1 else 0.6
+        solver = cp_model.CpSolver()
+        solver.parameters.max_time_in_seconds = max(remaining * share, 0.05)
+        solver.parameters.random_seed = settings.random_seed
+        solver.parameters.num_workers = settings.num_workers
+        solver.parameters.log_search_progress = settings.log_search_progress
+        model.Minimize(goal.expr)
+        recorder = _SolutionRecorder(started)
+        phase_started = clock.perf_counter()
+        status = solver.Solve(model, recorder)
+        name = solver.StatusName(status)
+        seconds = clock.perf_counter() - phase_started
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            value = round(solver.ObjectiveValue())
+            phases.append(
+                PhaseResult(goal.name, name, value, math.floor(solver.BestObjectiveBound()), seconds)
+            )
+            values = tuple(solver.ResponseProto().solution)
+            if recorder.last_improvement_seconds is not None and (i == 0 or recorder.improved):
+                best_at = recorder.last_improvement_seconds
+            proven = proven and status == cp_model.OPTIMAL
+            model.Add(goal.expr <= value)
+            _set_hint(model, values)
+            continue
+        phases.append(PhaseResult(goal.name, name, None, None, seconds))
+        if status == cp_model.MODEL_INVALID:
+            raise PlanningError(f"invalid scheduling model: {model.Validate()}", {"status": name})
+        if values is None:
+            return _Solution(None, name, False, tuple(phases), clock.perf_counter() - started, 0.0)
+        proven = False  # later goal not even started: what we have is feasible, not proven
+        break
+    status_name = "OPTIMAL" if proven else "FEASIBLE"
+    return _Solution(values, status_name, proven, tuple(phases), clock.perf_counter() - started, best_at)
+
+
+def _set_hint(model: cp_model.CpModel, values: Sequence[int]) -> None:
+    proto = model.Proto()
+    proto.clear_solution_hint()
+    proto.solution_hint.vars.extend(range(len(values)))
+    proto.solution_hint.values.extend(values)
+
+
+# ------------------------------------------------------------------------------------- dispatch and hints
+
+
+def _end_of(op: _OpData, start: int, day_minutes: int) -> int:
+    """End on the axis of an operation starting at ``start`` (inside its window): duration plus nights spanned."""
+    if op.duration == 0 or op.night_gap == 0:
+        return start + op.duration
+    nights = (start % day_minutes + op.duration - 1) // op.window
+    return start + op.duration + nights * op.night_gap
+
+
+def _snap_to_window(op: _OpData, minute: int, day_minutes: int) -> int:
+    """The first minute at or after ``minute`` at which the operation's work center is open."""
+    if op.night_gap == 0 or op.duration == 0:
+        return minute
+    day, offset = divmod(minute, day_minutes)
+    return minute if offset < op.window else (day + 1) * day_minutes
+
+
+def _dispatch(data: _ProblemData, fixed: Mapping[OpKey, int]) -> dict[OpKey, int]:
+    """A feasible schedule by a dispatching rule, used as CP-SAT's first solution (and fallback).
+
+    Operations in ``fixed`` keep their start (the baseline of a what-if). The other orders, sub-assemblies
+    first, then by priority, due date and release, have each operation inserted into the earliest gap of any
+    machine of its work center.
+    """
+    day_minutes = data.axis.day_minutes
+    timelines = {code: [[] for _ in range(wc.machines)] for code, wc in data.work_centers.items()}
+    starts: dict[OpKey, int] = dict(fixed)
+    by_center: dict[str, list[tuple[int, int]]] = {}
+    for key, start in fixed.items():
+        op = _op(data, key)
+        if op.duration:
+            by_center.setdefault(op.work_center, []).append((start, _end_of(op, start, day_minutes)))
+    for code, spans in by_center.items():
+        for span, machine in zip(
+            spans, _assign_machines(spans, data.work_centers[code].machines), strict=True
+        ):
+            timelines[code][machine].append(span)
+        for booked in timelines[code]:
+            booked.sort()
+    completion: dict[str, int] = {}
+    pending = set(data.orders)
+    while pending:
+        ready_ids = [oid for oid in pending if all(kid in completion for kid in data.orders[oid].children)]
+        oid = min(ready_ids, key=lambda o: _dispatch_rank(data.orders[o]))
+        pending.discard(oid)
+        order = data.orders[oid]
+        earliest = max([order.release_minute, *(completion[kid] for kid in order.children)])
+        if not order.ops:
+            completion[oid] = max(_unrouted_ready(order), earliest) + order.lead_delay_minutes
+            continue
+        for op in order.ops:
+            if op.key not in starts:
+                starts[op.key] = _insert(op, earliest, timelines[op.work_center], day_minutes)
+            earliest = _end_of(op, starts[op.key], day_minutes)
+        completion[oid] = earliest + order.lead_delay_minutes
+    return starts
+
+
+def _dispatch_rank(order: _OrderData) -> tuple[int, int, int, str]:
+    due = order.due_end_minute if order.due_end_minute is not None else 2**62
+    return (order.order.priority, due, order.release_minute, order.order.id)
+
+
+def _insert(op: _OpData, earliest: int, machines: list[list[tuple[int, int]]], day_minutes: int) -> int:
+    best: tuple[int, int] | None = None
+    for index, booked in enumerate(machines):
+        start = _snap_to_window(op, earliest, day_minutes)
+        for busy_start, busy_end in booked:
+            if busy_end <= start:
+                continue
+            if busy_start >= _end_of(op, start, day_minutes):
+                break
+            start = _snap_to_window(op, busy_end, day_minutes)
+        if best is None or start < best[0]:
+            best = (start, index)
+    if best is None:  # no machines: impossible, window_minutes rejects machines < 1
+        raise DataError(f"work center {op.work_center} has no machines", {"work_center": op.work_center})
+    if op.duration:
+        booked = machines[best[1]]
+        booked.append((best[0], _end_of(op, best[0], day_minutes)))
+        booked.sort()
+    return best[0]
+
+
+def _assign_machines(spans: Sequence[tuple[int, int]], machines: int) -> list[int]:
+    """Machine of each span: the lowest-numbered one free at its start, taking spans by start time.
+
+    Never more than ``machines`` spans overlap on a feasible schedule, so a free machine always exists.
+    """
+    free_at = [0] * machines
+    assigned = [0] * len(spans)
+    for i in sorted(range(len(spans)), key=lambda i: spans[i]):
+        start, end = spans[i]
+        free = [m for m in range(machines) if free_at[m] <= start]
+        # Only an overloaded input leaves none free: then the machine that frees first, overlap and all.
+        machine = free[0] if free else min(range(machines), key=lambda m: free_at[m])
+        free_at[machine] = end
+        assigned[i] = machine
+    return assigned
+
+
+def _add_hint(
+    model: cp_model.CpModel, data: _ProblemData, v: _Variables, starts: Mapping[OpKey, int]
+) -> None:
+    """Hint every variable with the values the given starts imply, so CP-SAT starts from a full solution."""
+    day_minutes = data.axis.day_minutes
+    values = _derive(data, starts)
+    for key, start in starts.items():
+        model.AddHint(v.start[key], start)
+        model.AddHint(v.end[key], values.ends[key])
+        if key in v.day:
+            model.AddHint(v.day[key], start // day_minutes)
+        if key in v.extra_night:
+            model.AddHint(v.extra_night[key], int(start % day_minutes >= _crossing_threshold(_op(data, key))))
+    for oid, var in v.ready.items():
+        model.AddHint(var, values.completion[oid] - data.orders[oid].lead_delay_minutes)
+    for oid, var in v.tardiness.items():
+        model.AddHint(var, values.tardiness[oid])
+    if v.makespan is not None:
+        model.AddHint(v.makespan, values.makespan)
+
+
+@dataclass(frozen=True)
+class _Derived:
+    """Everything that follows from the operation starts, computed without the solver."""
+
+    ends: Mapping[OpKey, int]
+    ready: Mapping[str, int]  # earliest start of an order: release date, sub-assemblies
+    completion: Mapping[str, int]
+    tardiness: Mapping[str, int]
+    makespan: int
+
+
+def _derive(data: _ProblemData, starts: Mapping[OpKey, int]) -> _Derived:
+    day_minutes = data.axis.day_minutes
+    ends = {key: _end_of(_op(data, key), start, day_minutes) for key, start in starts.items()}
+    ready: dict[str, int] = {}
+    completion: dict[str, int] = {}
+    tardiness: dict[str, int] = {}
+    for oid, order in data.orders.items():  # children first
+        earliest = max([order.release_minute, *(completion[kid] for kid in order.children)])
+        ready[oid] = earliest
+        if order.ops:
+            completion[oid] = ends[order.ops[-1].key] + order.lead_delay_minutes
+        else:
+            completion[oid] = max(_unrouted_ready(order), earliest) + order.lead_delay_minutes
+        if order.due_end_minute is not None:
+            tardiness[oid] = max(0, completion[oid] - order.due_end_minute)
+    makespan = max((ends[o.ops[-1].key] for o in data.orders.values() if o.ops), default=0)
+    return _Derived(ends=ends, ready=ready, completion=completion, tardiness=tardiness, makespan=makespan)
+
+
+# ------------------------------------------------------------------------------------------------- extract
+
+
+def _extract(data: _ProblemData, starts: Mapping[OpKey, int], solution: _Solution, method: str) -> Schedule:
+    axis = data.axis
+    day_minutes = axis.day_minutes
+    derived = _derive(data, starts)
+    machine_of = _machine_indexes(data, starts, derived.ends)
+    operations: list[ScheduledOperation] = []
+    outcomes: list[OrderOutcome] = []
+    problems: list[ScheduleProblem] = []
+    for oid, order in data.orders.items():
+        earliest = derived.ready[oid]
+        waits: dict[str, int] = {}
+        for op in order.ops:
+            start, end = starts[op.key], derived.ends[op.key]
+            wait = start - _snap_to_window(op, earliest, day_minutes)
+            if wait > 0:
+                waits[op.work_center] = waits.get(op.work_center, 0) + wait
+            operations.append(
+                ScheduledOperation(
+                    order=oid,
+                    seq=op.key[1],
+                    item=op.item,
+                    work_center=op.work_center,
+                    machine=machine_of[op.key],
+                    start=axis.to_datetime(start),
+                    end=axis.to_datetime(end, is_end=True),
+                    start_minute=start,
+                    end_minute=end,
+                    duration_minutes=op.duration,
+                    setup_minutes=op.setup_minutes,
+                    wait_minutes=wait,
+                )
+            )
+            earliest = end
+        lead_days = order.lead_delay_minutes // day_minutes
+        if order.ops:
+            first, last = order.ops[0].key, order.ops[-1].key
+            finish_day = axis.finish_day(starts[last], derived.ends[last])
+            start_at: datetime | None = axis.to_datetime(starts[first])
+            finish_at: datetime | None = axis.to_datetime(derived.ends[last], is_end=True)
+        else:
+            finish_day = (derived.completion[oid] - order.lead_delay_minutes - 1) // day_minutes
+            start_at = finish_at = None
+        completion_date = axis.date_of_day(finish_day + lead_days)
+        tardiness = derived.tardiness.get(oid, 0)
+        due = order.order.due
+        days_late = max(0, (completion_date - due).days) if due else 0
+        if waits:
+            binding, binding_center = Binding.CAPACITY, max(sorted(waits), key=lambda c: waits[c])
+        elif derived.ready[oid] > 0:
+            binding, binding_center = Binding.MATERIAL, None
+        else:
+            binding, binding_center = Binding.PROCESSING, None
+        outcomes.append(
+            OrderOutcome(
+                order=oid,
+                item=order.order.item,
+                priority=order.order.priority,
+                due=due,
+                start=start_at,
+                finish=finish_at,
+                completion_date=completion_date,
+                completion_minute=derived.completion[oid],
+                tardiness_minutes=tardiness,
+                days_late=days_late,
+                on_time=tardiness == 0,
+                routed=bool(order.ops),
+                binding=binding,
+                binding_work_center=binding_center,
+            )
+        )
+        problems.extend(_problems_of(order, outcomes[-1], axis))
+    weighted = sum(data.orders[oid].weight * t for oid, t in derived.tardiness.items())
+    last_ends = [derived.ends[o.ops[-1].key] for o in data.orders.values() if o.ops]
+    operations.sort(key=lambda o: (o.start_minute, o.work_center, o.machine, o.order, o.seq))
+    return Schedule(
+        operations=tuple(operations),
+        orders=tuple(outcomes),
+        status=solution.status,
+        proven_optimal=solution.proven_optimal and method == "cp_sat",
+        objective=ScheduleObjective(
+            weighted_tardiness=weighted,
+            makespan_minutes=derived.makespan,
+            total_completion_minutes=sum(last_ends),
+        ),
+        phases=solution.phases,
+        problems=tuple(problems),
+        axis=axis,
+        method=method,
+        solve_seconds=solution.seconds,
+        time_to_best_seconds=solution.time_to_best_seconds,
+    )
+
+
+def _machine_indexes(
+    data: _ProblemData, starts: Mapping[OpKey, int], ends: Mapping[OpKey, int]
+) -> dict[OpKey, int]:
+    machine_of: dict[OpKey, int] = dict.fromkeys(starts, 0)
+    for code, ops in data.ops_by_center().items():
+        machines = data.work_centers[code].machines
+        busy = [op.key for op in ops if op.duration]
+        if machines == 1 or not busy:
+            continue
+        spans = [(starts[key], ends[key]) for key in busy]
+        machine_of.update(zip(busy, _assign_machines(spans, machines), strict=True))
+    return machine_of
+
+
+def _problems_of(order: _OrderData, outcome: OrderOutcome, axis: TimeAxis) -> list[ScheduleProblem]:
+    oid = order.order.id
+    problems = []
+    if not order.has_routing:
+        problems.append(
+            ScheduleProblem(
+                "no_routing",
+                oid,
+                f"{order.order.item} has no routing: order {oid} is planned by its lead time only",
+            )
+        )
+    due = order.order.due
+    if due is not None and due < axis.origin:
+        problems.append(ScheduleProblem("due_in_past", oid, f"order {oid} was due on {due}, before today"))
+    if not outcome.on_time and due is not None:
+        cause = (
+            f"; it waits longest for work center {outcome.binding_work_center}"
+            if outcome.binding_work_center
+            else f"; bound by {outcome.binding.value}"
+        )
+        problems.append(
+            ScheduleProblem(
+                "late",
+                oid,
+                f"order {oid} completes on {outcome.completion_date}, due {due} "
+                f"({outcome.days_late} days late){cause}",
+                outcome.binding_work_center,
+            )
+        )
+    return problems
+
+
+def _explain_infeasible(data: _ProblemData, horizon: int) -> InfeasibleError:
+    """Name the orders that cannot finish within the horizon, else the work centers loaded beyond it."""
+    day_minutes = data.axis.day_minutes
+    too_long = []
+    for oid, order in data.orders.items():
+        need = order.release_minute + sum(op.duration + op.max_nights * op.night_gap for op in order.ops)
+        if need > horizon:
+            too_long.append(oid)
+    if too_long:
+        return InfeasibleError(
+            f"orders {', '.join(too_long)} cannot finish within the scheduling horizon",
+            {"orders": too_long, "horizon_minutes": horizon},
+        )
+    overloaded = []
+    for code, ops in data.ops_by_center().items():
+        wc = data.work_centers[code]
+        capacity = (horizon // day_minutes + 1) * window_minutes(wc) * wc.machines
+        if sum(op.duration for op in ops) > capacity:
+            overloaded.append(code)
+    return InfeasibleError(
+        "no schedule exists within the horizon"
+        + (f"; overloaded: {', '.join(overloaded)}" if overloaded else ""),
+        {"work_centers": overloaded, "horizon_minutes": horizon, "orders": list(data.orders)},
+    )
+
+
+# -------------------------------------------------------------------------------------------------- public
+
+
+def _run(
+    data: _ProblemData,
+    fixed: Mapping[OpKey, int] | None = None,
+    not_later_than: Mapping[str, int] | None = None,
+) -> Schedule:
+    """data → horizon → variables → constraints → objective → solve → extract."""
+    horizon = _compute_horizon(data)
+    model = cp_model.CpModel()
+    v = _create_variables(model, data, horizon)
+    _add_constraints(model, data, v)
+    for oid, minute in (not_later_than or {}).items():
+        model.Add(v.completion(data.orders[oid]) <= minute)
+    goals = _define_objectives(data, v)
+    dispatched = _dispatch(data, fixed or {})
+    _add_hint(model, data, v, dispatched)
+    solution = _solve(model, goals, data.settings)
+    if solution.values is not None:
+        starts = {key: solution.values[var.Index()] for key, var in v.start.items()}
+        return _extract(data, starts, solution, "cp_sat")
+    if solution.status == "INFEASIBLE":
+        raise _explain_infeasible(data, horizon)
+    # UNKNOWN: no solution within the time limit; the dispatching-rule schedule is feasible by construction.
+    return _extract(data, dispatched, solution, "dispatch")
+
+
+def schedule_orders(
+    plant: Plant, orders: Sequence[ScheduleOrder], settings: ScheduleSettings | None = None
+) -> Schedule:
+    """Schedule production orders on finite work-center capacity, minimizing weighted tardiness.
+
+    Each order runs its item's routing (operations with ``seq <= done_through_seq`` skipped): an operation takes
+    setup + run × qty working minutes (rounded up) on one machine of its work center, without interruption except
+    by nights, weekends and holidays, which it may span. Time is the plant's working-minute axis (``TimeAxis``):
+    working days of the calendar only, each as long as the longest ``hours_per_day``; a work center with fewer
+    hours is closed for the rest of each day. Operations follow their routing order; an order starts no earlier
+    than its ``release_date``, today and the completion of its sub-assembly orders. An item's
+    ``lead_time_days`` is a fixed delay after its last operation; output ships on the working day it completes.
+
+    Goals in order: priority-weighted tardiness (``priority_weight``), then makespan and total completion time
+    (``ObjectiveMode.MAKESPAN``: makespan only). FEASIBLE results are usable, ``proven_optimal`` is False.
+    Raises ``InvalidInputError`` / ``DataError`` for bad orders or plant data, ``InfeasibleError`` with the
+    orders or work centers concerned if no schedule exists.
+    """
+    data = _prepare_data(plant, orders, settings or ScheduleSettings())
+    return _run(data)
+
+
+def evaluate_new_order(
+    plant: Plant,
+    orders: Sequence[ScheduleOrder],
+    new_order: NewOrder,
+    settings: ScheduleSettings | None = None,
+    baseline: Schedule | None = None,
+) -> NewOrderEvaluation:
+    """What if ``new_order`` were added: its completion date, what binds it, and whom it delays.
+
+    Existing orders as important as the new one or more (priority number ≤ its priority) complete no later than
+    in ``baseline`` (the schedule of ``orders`` alone; computed with 40 % of the time limit if not given). Goals:
+    the new order's completion first, then weighted tardiness of all orders, then makespan and flow time.
+    ``binding_work_center`` is the work center the new order waits for longest (None when it waits for none:
+    then its release date or its own processing time binds).
+    """
+    settings = settings or ScheduleSettings()
+    if new_order.qty <= 0:
+        raise InvalidInputError(
+            f"quantity must be positive, got {new_order.qty}", {"qty": str(new_order.qty)}
+        )
+    if new_order.item not in plant.items and new_order.item not in plant.routings:
+        raise InvalidInputError(f"unknown item {new_order.item}", {"item": new_order.item})
+    if any(order.id == new_order.id for order in orders):
+        raise InvalidInputError(f"order id {new_order.id} is already used", {"order": new_order.id})
+    started = clock.perf_counter()
+    if baseline is None:
+        baseline = schedule_orders(
+            plant, orders, replace(settings, time_limit_seconds=settings.time_limit_seconds * 0.4)
+        )
+    remaining = max(settings.time_limit_seconds - (clock.perf_counter() - started), 0.1)
+    what_if = ScheduleOrder(
+        id=new_order.id,
+        item=new_order.item,
+        qty=new_order.qty,
+        due=new_order.due,
+        priority=new_order.priority,
+        status=OrderStatus.PLANNED,
+        release_date=new_order.earliest_start,
+    )
+    data = replace(
+        _prepare_data(plant, [*orders, what_if], replace(settings, time_limit_seconds=remaining)),
+        objective_orders=frozenset({new_order.id}),
+    )
+    before = {outcome.order: outcome for outcome in baseline.orders}
+    fixed = {(op.order, op.seq): op.start_minute for op in baseline.operations if op.order in data.orders}
+    protected = {
+        oid: before[oid].completion_minute
+        for oid in before
+        if oid in data.orders and before[oid].priority <= new_order.priority
+    }
+    schedule = _run(data, fixed=fixed, not_later_than=protected)
+    outcome = schedule.order(new_order.id)
+    impacts = tuple(
+        OrderImpact(
+            order=o.order,
+            priority=o.priority,
+            completion_before=before[o.order].completion_date,
+            completion_after=o.completion_date,
+            slip_minutes=o.completion_minute - before[o.order].completion_minute,
+            late_after=not o.on_time,
+        )
+        for o in schedule.orders
+        if o.order in before and o.completion_minute > before[o.order].completion_minute
+    )
+    return NewOrderEvaluation(
+        order=new_order.id,
+        completion_date=outcome.completion_date,
+        finish=outcome.finish,
+        binding=outcome.binding,
+        binding_work_center=outcome.binding_work_center,
+        waits=tuple(op for op in schedule.operations if op.order == new_order.id),
+        impacts=impacts,
+        schedule=schedule,
+        baseline=baseline,
+    )
+
+
+def compute_work_center_load(schedule: Schedule, plant: Plant) -> tuple[WorkCenterDayLoad, ...]:
+    """Booked vs available working minutes per work center per working day of the schedule (load chart)."""
+    used = {op.work_center for op in schedule.operations}
+    centers = {code: wc for code, wc in plant.work_centers.items() if code in used}
+    return compute_daily_load(schedule.axis, centers, schedule.operations)
+
+
+def collect_production_orders(plant: Plant) -> tuple[ScheduleOrder, ...]:
+    """The plant's open production orders as orders to schedule (default priority, no release date or parent)."""
+    return tuple(
+        ScheduleOrder(id=s.id, item=s.item, qty=s.qty, due=s.due)
+        for s in plant.supplies
+        if s.kind is SupplyKind.PRODUCTION and s.qty > 0
+    )
