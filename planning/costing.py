@@ -829,14 +829,6 @@ def _check_consumption(
                     order=use.consumer,
                 )
             ]
-        if use.qty > supplier.completed_qty:
-            return [
-                _warning(
-                    "over_consumption",
-                    f"{where}: {use.qty} of {supplier.order}, which completed only {supplier.completed_qty}",
-                    order=use.consumer,
-                )
-            ]
         return []
     item = use.item or ""
     made = [orders[p] for p in producers.get(item, ())]
@@ -849,6 +841,28 @@ def _check_consumption(
             )
         ]
     return []
+
+
+def _check_over_consumption(
+    inputs: CostingInput, orders: Mapping[str, OrderCostInput], joints: Mapping[str, JointProduction]
+) -> list[CostingProblem]:
+    """Orders whose output was used more than it was completed, by all consumers together (a warning)."""
+    used: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
+    for use in inputs.consumptions:
+        supplier = use.supplier_order
+        if supplier is not None and supplier in orders and supplier not in joints:
+            used[(supplier, orders[supplier].item)] += use.qty
+    problems = []
+    for (supplier, item), qty in used.items():
+        if qty > orders[supplier].completed_qty:
+            problems.append(
+                _warning(
+                    "over_consumption",
+                    f"{qty} {item} of {supplier} used, but it completed only {orders[supplier].completed_qty}",
+                    order=supplier,
+                )
+            )
+    return problems
 
 
 @_exact
@@ -922,6 +936,7 @@ def validate_costing(inputs: CostingInput) -> tuple[CostingProblem, ...]:
     producers = _producers(inputs)
     for use in inputs.consumptions:
         problems += _check_consumption(use, orders, joints, producers, inputs.item_unit_costs)
+    problems += _check_over_consumption(inputs, orders, joints)
     for order in inputs.orders:
         if order.rework_of is not None and order.rework_of not in known:
             problems.append(

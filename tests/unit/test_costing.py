@@ -690,3 +690,19 @@ def test_pools_are_fully_allocated_and_every_order_balances(inputs: CostingInput
         assert cost.labor + cost.overhead + cost.other_conversion == cost.elements[1].completed
         assert all(e.completed >= 0 and e.wip >= 0 for e in cost.elements)
         assert [e.element for e in cost.elements] == list(CostElement)
+
+
+def test_output_used_more_than_completed_is_a_warning() -> None:
+    # A completed 10; B and C use 6 each = 12 > 10. Costing still runs: B and C get 6 × 10 = 60 each.
+    result = roll_up_costs(
+        CostingInput(
+            PERIOD,
+            orders=(order("A", "SUB", 10, material_cost=D(100)), order("B", "P", 1), order("C", "Q", 1)),
+            consumptions=(
+                Consumption("B", D(6), supplier_order="A"),
+                Consumption("C", D(6), supplier_order="A"),
+            ),
+        )
+    )
+    assert result.ok and [(p.code, p.order) for p in result.problems] == [("over_consumption", "A")]
+    assert [c.material for c in result.orders[1:]] == [60, 60]
