@@ -103,7 +103,11 @@ AssistantEvent = Annotated[
 
 
 class Backend(Protocol):
-    """What the CLI, the API and the UI call; the offline and the LLM backends implement it."""
+    """What the CLI, the API and the UI call; the offline and the LLM backends implement it.
+
+    A backend class is built as ``Cls(settings)`` (``data_model.settings.Settings``) by
+    ``assistant.service.load_backend``; the offline one is found at ``assistant.offline.backend:OfflineBackend``.
+    """
 
     name: BackendName
 
