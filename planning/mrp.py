@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import gc
 from collections import defaultdict, deque
 from collections.abc import Iterable, Iterator, Sequence
@@ -89,8 +90,8 @@ class MrpException:
     message: str
     ref: str = ""  # the planned order, open supply or demand concerned
     qty: Decimal = ZERO
-    date: date | None = None  # its current (or needed) date
-    suggested_date: date | None = None  # the date MRP proposes or expects instead
+    date: datetime.date | None = None  # its current (or needed) date
+    suggested_date: datetime.date | None = None  # the date MRP proposes or expects instead
     demands: tuple[str, ...] = ()
 
 
@@ -331,8 +332,13 @@ class _Planner:
 
     # ---- inputs
 
-    def independent_requirements(self, wanted: set[str] | None) -> dict[str, list[_Req]]:
-        """Sales orders, unconsumed forecasts, open orders' components and safety stock, per item."""
+    def independent_requirements(
+        self, wanted: set[str] | None, report: set[str] | None
+    ) -> dict[str, list[_Req]]:
+        """Sales orders, unconsumed forecasts, open orders' components and safety stock, per ``wanted`` item.
+
+        Problems are reported for ``report`` items only (a net change keeps the others' earlier reports).
+        """
         reqs: dict[str, list[_Req]] = defaultdict(list)
         today = self.today
         for d in consume_forecasts(self.plant.demands):
@@ -357,7 +363,7 @@ class _Planner:
                 if d.kind is DemandKind.FORECAST:
                     if (d.due.year, d.due.month) != (self.plant.today.year, self.plant.today.month):
                         continue  # a forecast of a past month is stale, not demand
-                elif d.kind is DemandKind.SALES:
+                elif d.kind is DemandKind.SALES and (report is None or d.item in report):
                     self.problem(
                         ExceptionKind.PAST_DUE_DEMAND,
                         d.item,
@@ -604,7 +610,7 @@ class _Planner:
         else:
             collect, feeders = self._net_change_scope(active)
         self.check_master_data(active)
-        reqs = self.independent_requirements(collect)
+        reqs = self.independent_requirements(collect, active)
         receipts = self.open_receipts(active)
         previous_orders: dict[str, list[PlannedOrder]] = defaultdict(list)
         if previous is not None:
