@@ -25,6 +25,7 @@ from data_model.tables import (
     Forecast,
     Item,
     ItemAlias,
+    ItemValuation,
     JointProductOutput,
     Location,
     Meta,
@@ -328,14 +329,22 @@ def write_dataset(session: Session, ds: Dataset, today: date) -> dict[str, int]:
 
     clock = ds.today or today
     moves = []
+    standard = {it.code: it.unit_cost for it in ds.items}
+    opening: dict[int, tuple[Decimal, Decimal]] = defaultdict(lambda: (Decimal(0), Decimal(0)))
     for st in ds.stock:
         if st.qty > 0:
+            cost = st.unit_cost if st.unit_cost is not None else standard.get(st.item, Decimal(0))
+            q, v = opening[item_id[st.item]]
+            opening[item_id[st.item]] = (q + st.qty, v + st.qty * cost)
             moves.append({"move_date": clock, "move_type": "adjustment", "item_id": item_id[st.item], "qty": st.qty,
                           "from_location_id": locs["ADJUSTMENT"].id, "to_location_id": loc_id[st.location],
                           "unit_cost": st.unit_cost if st.unit_cost is not None else Decimal(0),
                           "doc_type": "opening", "doc_ref": "dataset", "reason": "opening balance", "actor": "load",
                           "owner_customer_id": None, "created_at": utcnow()})
     _insert(session, StockMove, moves)
+    _insert(session, ItemValuation, [
+        {"item_id": iid, "qty": q, "value": v, "avg_cost": (v / q).quantize(Decimal("0.000001"))}
+        for iid, (q, v) in opening.items()])
 
     for po in ds.purchase_orders:
         order = PurchaseOrder(code=po.id, supplier_id=supplier_id.get(po.supplier) if po.supplier else None,

@@ -10,7 +10,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from data_model.tables import Item, Location, StockMove
+from data_model.tables import Item, ItemValuation, Location, StockMove
 from data_model.tables.inventory import INTERNAL_KINDS
 
 # Virtual locations are the other end of every move into or out of the factory.
@@ -106,13 +106,17 @@ def post_move(
     move_date: date,
     doc_type: str = "",
     doc_ref: str = "",
-    unit_cost: Decimal = Decimal(0),
+    unit_cost: Decimal | None = None,
     actor: str = "",
     reason: str = "",
     owner_customer_id: int | None = None,
     allow_negative: bool = False,
 ) -> StockMove:
-    """Append one move; refuses to take an internal location below zero unless ``allow_negative``."""
+    """Append one move; refuses to take an internal location below zero unless ``allow_negative``.
+
+    ``unit_cost`` values what enters our stock (a receipt at its price); what leaves it goes at the
+    moving-average cost, which is also recorded on the move (the cost an issue charges an order).
+    """
     if qty <= 0:
         raise StockError(f"move quantity must be positive, got {qty}", {"qty": str(qty)})
     src = location_by_code(session, from_code)
@@ -128,6 +132,11 @@ def post_move(
                 f"not enough {code} at {src.code}: {fmt_qty(have)} on hand, {fmt_qty(qty)} requested",
                 {"item": code, "location": src.code, "on_hand": fmt_qty(have), "requested": fmt_qty(qty)},
             )
+    if owner_customer_id is None:
+        unit_cost = revalue(session, item_id, qty, src.kind in INTERNAL_KINDS, dst.kind in INTERNAL_KINDS,
+                            unit_cost)
+    else:
+        unit_cost = Decimal(0)  # customer-supplied material is not ours: it carries no value
     move = StockMove(
         move_date=move_date, move_type=move_type, item_id=item_id, qty=qty, from_location_id=src.id or 0,
         to_location_id=dst.id or 0, unit_cost=unit_cost, doc_type=doc_type, doc_ref=doc_ref, actor=actor,
@@ -136,3 +145,43 @@ def post_move(
     session.add(move)
     session.flush()
     return move
+
+
+def valuation(session: Session, item_id: int) -> ItemValuation:
+    row = session.get(ItemValuation, item_id)
+    if row is None:
+        item = session.get(Item, item_id)
+        row = ItemValuation(item_id=item_id, qty=Decimal(0), value=Decimal(0),
+                            avg_cost=Decimal(item.unit_cost) if item else Decimal(0))
+        session.add(row)
+    return row
+
+
+def moving_average_cost(session: Session, item_id: int) -> Decimal:
+    """The current moving-average unit cost of an item (its standard cost before any receipt)."""
+    return Decimal(valuation(session, item_id).avg_cost)
+
+
+def revalue(session: Session, item_id: int, qty: Decimal, from_internal: bool, to_internal: bool,
+            unit_cost: Decimal | None) -> Decimal:
+    """Update the moving average for a move and return the unit cost the move carries."""
+    if from_internal == to_internal:
+        return unit_cost if unit_cost is not None else moving_average_cost(session, item_id)
+    row = valuation(session, item_id)
+    avg = Decimal(row.avg_cost)
+    if to_internal:
+        cost = avg if unit_cost is None else Decimal(unit_cost)
+        row.qty = Decimal(row.qty) + qty
+        row.value = Decimal(row.value) + qty * cost
+    else:
+        cost = avg
+        row.qty = Decimal(row.qty) - qty
+        row.value = Decimal(row.value) - qty * avg
+    if row.qty > 0:
+        row.avg_cost = (Decimal(row.value) / Decimal(row.qty)).quantize(Decimal("0.000001"))
+    elif to_internal:
+        row.avg_cost = cost
+    if row.qty <= 0:
+        row.value = Decimal(0) if row.qty == 0 else row.qty * Decimal(row.avg_cost)
+    session.add(row)
+    return cost

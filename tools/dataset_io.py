@@ -28,8 +28,7 @@ from data_model.dataset_store import (
 )
 from data_model.tables import AuditLog, Item
 from planning.graph import find_cycle
-
-ALL_DOMAINS = ("master", "bom", "stock", "sales", "purchasing", "production", "costing")
+from tools.proposals import DOMAINS, bump_versions
 
 
 class LoadResult(BaseModel):
@@ -73,9 +72,7 @@ def load_dataset(session: Session, raw: Any, *, reset: bool = False, actor: str 
             counts = write_dataset(session, ds, ds.today or date.today())
             session.add(AuditLog(actor=actor, action="dataset.load", entity="dataset", entity_ref=source,
                                  after={"reset": reset, "counts": counts}))
-            from tools.versions import bump_versions
-
-            bump_versions(session, ALL_DOMAINS)
+            bump_versions(session, DOMAINS)
     except IntegrityError as exc:
         raise DatasetError([DatasetProblem(sheet="(dataset)", message="conflicts with data already in the "
                                            f"database ({_constraint(exc)}); load with --reset to replace it")]) from None

@@ -2,7 +2,7 @@
 
 from data_model.tables.boms import Bom, BomLine, BomSubstitute
 from data_model.tables.costing import CostPeriod, JointProductOutput, OrderCostInput, OverheadPool
-from data_model.tables.inventory import Location, Reservation, StockMove, Warehouse
+from data_model.tables.inventory import ItemValuation, Location, Reservation, StockMove, Warehouse
 from data_model.tables.items import Item, ItemAlias, Uom
 from data_model.tables.orders import (
     Forecast,
@@ -31,6 +31,7 @@ __all__ = [
     "Forecast",
     "Item",
     "ItemAlias",
+    "ItemValuation",
     "JointProductOutput",
     "Location",
     "Meta",

@@ -77,3 +77,13 @@ class Reservation(SQLModel, table=True):
     supply_ref: str = Field(default="stock", max_length=64)
     status: str = Field(default="active", max_length=20)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class ItemValuation(SQLModel, table=True):
+    """Moving-average valuation of an item's own stock (customer-owned stock is not valued)."""
+
+    __tablename__ = "item_valuation"
+    item_id: int = Field(primary_key=True, foreign_key="item.id")
+    qty: Decimal = qty_field()
+    value: Decimal = qty_field()
+    avg_cost: Decimal = qty_field()

@@ -56,3 +56,24 @@ def test_document_states_refuse_illegal_moves() -> None:
     transition("production_order", mo, "closed")
     with pytest.raises(StateError, match="it is final"):
         transition("production_order", mo, "released")
+
+
+def test_moving_average_values_receipts_at_price_and_issues_at_average(bike_url: str) -> None:
+    from data_model.stock import moving_average_cost
+
+    with open_context(bike_url) as ctx:
+        rim = ctx.session.exec(select(Item).where(Item.code == "RIM")).one()
+        # opening: 6 RIM at the standard 8.00 = 48.00
+        assert moving_average_cost(ctx.session, rim.id) == Decimal(8)
+        post_move(ctx.session, item_id=rim.id, qty=Decimal(4), from_code="VENDOR", to_code="STOCK",
+                  move_type="receipt", move_date=date(2026, 12, 2), unit_cost=Decimal("10.5"))
+        # (48 + 4 × 10.5) / 10 = 90 / 10 = 9.00
+        assert moving_average_cost(ctx.session, rim.id) == Decimal(9)
+        issue = post_move(ctx.session, item_id=rim.id, qty=Decimal(5), from_code="STOCK", to_code="PRODUCTION",
+                          move_type="issue", move_date=date(2026, 12, 3), doc_type="production_order",
+                          doc_ref="MO-1")
+        assert issue.unit_cost == Decimal(9)
+        # a transfer inside the factory does not change the value
+        post_move(ctx.session, item_id=rim.id, qty=Decimal(1), from_code="STOCK", to_code="QC",
+                  move_type="transfer", move_date=date(2026, 12, 3))
+        assert moving_average_cost(ctx.session, rim.id) == Decimal(9)

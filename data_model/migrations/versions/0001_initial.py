@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 00:24:05.597852
+Create Date: 2026-11-25 00:37:22.399974
 """
 from __future__ import annotations
 
@@ -292,6 +292,14 @@ def upgrade() -> None:
     with op.batch_alter_table('item_alias', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_item_alias_item_id'), ['item_id'], unique=False)
 
+    op.create_table('item_valuation',
+    sa.Column('item_id', sa.Integer(), nullable=False),
+    sa.Column('qty', sa.Numeric(precision=20, scale=6), nullable=False),
+    sa.Column('value', sa.Numeric(precision=20, scale=6), nullable=False),
+    sa.Column('avg_cost', sa.Numeric(precision=20, scale=6), nullable=False),
+    sa.ForeignKeyConstraint(['item_id'], ['item.id'], name=op.f('fk_item_valuation_item_id_item')),
+    sa.PrimaryKeyConstraint('item_id', name=op.f('pk_item_valuation'))
+    )
     op.create_table('price_list',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('supplier_id', sa.Integer(), nullable=False),
@@ -679,6 +687,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_price_list_item_id'))
 
     op.drop_table('price_list')
+    op.drop_table('item_valuation')
     with op.batch_alter_table('item_alias', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_item_alias_item_id'))
 
