@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import weakref
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
@@ -133,7 +133,7 @@ class BomIndex:
         if cycle:
             raise BomCycleError(cycle)
         self.low_level_codes: dict[str, int] = _low_level_codes(items, self.boms)
-        ordered = sorted(self.low_level_codes, key=lambda code: self.low_level_codes[code])
+        ordered = sorted(self.low_level_codes, key=lambda code: (self.low_level_codes[code], code))
         self.position: dict[str, int] = {code: i for i, code in enumerate(ordered)}
         self.phantoms: frozenset[str] = frozenset(
             code for code, item in items.items() if item.phantom and code in self.boms
@@ -241,20 +241,21 @@ class BomIndex:
         cached = self._subgraphs.get(key)
         if cached is not None:
             return cached
-        seen: set[str] = set(tops)
-        stack = list(tops)
-        while stack:
-            node = stack.pop()
+        # Breadth first, so items of the same low-level code keep the order they are met in the BOMs.
+        seen: dict[str, int] = dict.fromkeys(tops, 0)
+        queue = deque(tops)
+        while queue:
+            node = queue.popleft()
             for line in self.lines.get(node, ()):
                 codes = [line.component]
                 if with_substitutes:
                     codes.extend(sub.item for sub in line.substitutes)
                 for code in codes:
                     if code not in seen:
-                        seen.add(code)
-                        stack.append(code)
-        position = self.position
-        result = tuple(sorted(seen, key=lambda code: position.get(code, 0)))
+                        seen[code] = len(seen)
+                        queue.append(code)
+        llc = self.low_level_codes
+        result = tuple(sorted(seen, key=lambda code: (llc.get(code, 0), seen[code])))
         if len(self._subgraphs) > 256:
             self._subgraphs.clear()
         self._subgraphs[key] = result
