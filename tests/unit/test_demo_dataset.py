@@ -261,3 +261,45 @@ def test_the_dataset_loader_accepts_the_demo() -> None:
 
     parsed = parse_dataset(read_dataset_file(DEMO_PATH))
     assert len(parsed.items) >= 40
+
+
+# ---------------------------------------------------------------- the situations data/demo/README.md describes
+
+
+def _main_stock(data: dict[str, Any], item: str) -> Decimal:
+    return sum(
+        (Decimal(str(r["qty"])) for r in data["stock"] if r["item"] == item and not r.get("location")),
+        Decimal(0),
+    )
+
+
+def test_the_late_orders_the_readme_names_are_the_late_ones(demo: dict[str, Any]) -> None:
+    today = demo["today"]
+    late_lines = {
+        f"{so['id']}/{n}"
+        for so in demo["sales_orders"]
+        if so["status"] in ("confirmed", "in_progress")
+        for n, line in enumerate(so["lines"], start=1)
+        if line["due"] < today and line["qty"] > line.get("shipped_qty", 0)
+    }
+    assert late_lines == {"SO-1006/1", "SO-1006/3", "SO-1015/1"}
+    overdue_supply = {po["id"] for po in demo["purchase_orders"] if po["due"] < today} | {
+        mo["id"]
+        for mo in demo["production_orders"]
+        if mo["status"] in ("released", "in_progress") and mo["due"] < today
+    }
+    assert overdue_supply == {"PO-2611-01", "PO-2611-04", "MO-2611-01", "SC-2611-03"}
+
+
+def test_the_shortages_the_readme_describes_hold(demo: dict[str, Any]) -> None:
+    items = {row["code"]: row for row in demo["items"]}
+    # standing desks: two columns each; 4 on hand and 60 on order are far from the 80 desks of SO-1009 alone
+    assert _main_stock(demo, "LIFT-COL") + 60 < 2 * 80
+    # gas lifts below safety stock, more waiting in inspection
+    assert _main_stock(demo, "GASLIFT") < items["GASLIFT"]["safety_stock"]
+    assert any(r["item"] == "GASLIFT" and r.get("location") == "IQC" for r in demo["stock"])
+    # the coating order for the hospital's cabinets needs 60 welded shells: 10 on hand + 40 still to weld
+    assert _main_stock(demo, "CAB-SHELL-W") + (60 - 20) < 60
+    # the old armrest is used only by the obsolete chair BOM version
+    users = [bom for bom in demo["boms"] for line in bom["lines"] if line["component"] == "ARM-2D"]
+    assert [bom.get("effective_to") for bom in users] == [date(2026, 11, 1)]
