@@ -11,7 +11,6 @@ import pytest
 from sqlmodel import Session, select
 
 from data_model.tables import AuditLog, Proposal, PurchaseRequisition
-from tests.helpers import call
 from tools.context import Actor, engine_for, open_context
 from tools.errors import ToolError
 from tools.proposals import bump_versions, confirm, current_versions, get_proposal, list_proposals, reject
