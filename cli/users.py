@@ -1,7 +1,107 @@
-"""`orderpilot users …`: add and list users, issue API tokens."""
+"""`orderpilot users …`: add and list users, issue API tokens, set passwords, make the demo users."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Annotated, Any
+
 import typer
 
+from cli.output import emit_json, fail
+
 app = typer.Typer(help="Users, roles and API tokens.", no_args_is_help=True)
+
+DbOption = Annotated[
+    str | None, typer.Option("--db", help="Database URL (default: ORDERPILOT_DATABASE_URL).")
+]
+ROLES_HELP = "sales, planner, buyer, warehouse, quality, manager or admin"
+
+
+def _run(db: str | None, action: Callable[[Any], Any]) -> Any:
+    """Run ``action(session)`` in one transaction; errors become the CLI's JSON error and exit 1."""
+    from sqlalchemy.exc import OperationalError
+
+    from data_model.settings import get_settings
+    from tools.context import open_context
+    from tools.errors import ToolError
+
+    try:
+        with open_context(db or get_settings().database_url) as ctx:
+            return action(ctx.session)
+    except ToolError as exc:
+        fail(exc.code, exc.message, exc.details)
+    except OperationalError as exc:
+        fail("unavailable", f"database not reachable: {str(exc.orig).strip()[:300]}")
+
+
+@app.command("add")
+def add(
+    username: Annotated[str, typer.Argument(help="Login name: letters, digits, '_', '.', '@', '-'.")],
+    role: Annotated[str, typer.Option("--role", "-r", help=f"One of {ROLES_HELP}.")],
+    name: Annotated[str, typer.Option("--name", help="Display name.")] = "",
+    db: DbOption = None,
+) -> None:
+    """Add a user with a role."""
+    from tools.auth import create_user
+
+    user = _run(db, lambda s: create_user(s, username, role, display_name=name))
+    emit_json(user.model_dump(mode="json"))
+
+
+@app.command("list")
+def list_cmd(db: DbOption = None) -> None:
+    """List users and their roles."""
+    from tools.auth import list_users
+
+    users = _run(db, list_users)
+    emit_json([u.model_dump(mode="json") for u in users])
+
+
+@app.command("token")
+def token(
+    username: Annotated[str, typer.Argument(help="The user the token is for.")],
+    name: Annotated[
+        str, typer.Option("--name", help="A label for the token (e.g. the program using it).")
+    ] = "cli",
+    db: DbOption = None,
+) -> None:
+    """Issue an API token and print it once (only its hash is stored)."""
+    from tools.auth import issue_token
+
+    value = _run(db, lambda s: issue_token(s, username, name=name))
+    typer.echo(value)
+    typer.echo(f"token for {username}: store it now, it cannot be shown again", err=True)
+
+
+@app.command("revoke")
+def revoke(
+    username: Annotated[str, typer.Argument(help="Whose tokens to revoke.")],
+    name: Annotated[str | None, typer.Option("--name", help="Only tokens with this label.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Revoke a user's API tokens."""
+    from tools.auth import revoke_tokens
+
+    count = _run(db, lambda s: revoke_tokens(s, username, name=name))
+    emit_json({"username": username, "revoked": count})
+
+
+@app.command("passwd")
+def passwd(
+    username: Annotated[str, typer.Argument(help="Whose password to set.")],
+    db: DbOption = None,
+) -> None:
+    """Set a user's password for the web sign-in (asked twice, not echoed)."""
+    from tools.auth import set_password
+
+    password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    _run(db, lambda s: set_password(s, username, password))
+    typer.echo(f"password set for {username}", err=True)
+
+
+@app.command("demo")
+def demo(db: DbOption = None) -> None:
+    """Create one demo user per role (demo-sales … demo-admin) and print their fresh tokens once."""
+    from tools.auth import ensure_demo_users
+
+    emit_json(_run(db, ensure_demo_users))
