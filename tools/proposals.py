@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from pydantic_core import to_jsonable_python
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from data_model.tables import AuditLog, DataVersion, Proposal
 from tools.auth import APPROVE_ALL_ROLES, may_approve
@@ -343,15 +343,14 @@ def list_proposals(
     now = _now()
     stmt = select(Proposal)
     if status == "pending":
-        stmt = stmt.where(
-            Proposal.status == "pending", sa.or_(Proposal.expires_at.is_(None), Proposal.expires_at > now)
-        )  # type: ignore[union-attr, operator]
+        expires = col(Proposal.expires_at)
+        stmt = stmt.where(Proposal.status == "pending", sa.or_(expires.is_(None), expires > now))
     elif status == "expired":
         stmt = stmt.where(
             sa.or_(
                 Proposal.status == "expired",
-                sa.and_(Proposal.status == "pending", Proposal.expires_at <= now),
-            )  # type: ignore[operator, arg-type]
+                sa.and_(Proposal.status == "pending", col(Proposal.expires_at) <= now),
+            )
         )
     elif status is not None:
         stmt = stmt.where(Proposal.status == status)
