@@ -15,6 +15,7 @@ from data_model.tables.orders import (
     SalesOrderLine,
 )
 from data_model.tables.partners import Customer, PriceList, Supplier
+from data_model.tables.production import CompletionReceipt, MaterialIssue, MaterialIssueLine, ReworkOrigin
 from data_model.tables.resources import CalendarDay, Routing, RoutingOperation, WorkCenter
 from data_model.tables.system import ApiToken, AuditLog, DataVersion, Meta, Proposal, User
 
@@ -25,6 +26,7 @@ __all__ = [
     "BomLine",
     "BomSubstitute",
     "CalendarDay",
+    "CompletionReceipt",
     "CostPeriod",
     "Customer",
     "DataVersion",
@@ -34,6 +36,8 @@ __all__ = [
     "ItemValuation",
     "JointProductOutput",
     "Location",
+    "MaterialIssue",
+    "MaterialIssueLine",
     "Meta",
     "OrderCostInput",
     "OverheadPool",
@@ -45,6 +49,7 @@ __all__ = [
     "PurchaseOrderLine",
     "PurchaseRequisition",
     "Reservation",
+    "ReworkOrigin",
     "Routing",
     "RoutingOperation",
     "SalesOrder",

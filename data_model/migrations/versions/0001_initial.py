@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 00:37:22.399974
+Create Date: 2026-11-25 00:41:54.560927
 """
 from __future__ import annotations
 
@@ -300,6 +300,26 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['item_id'], ['item.id'], name=op.f('fk_item_valuation_item_id_item')),
     sa.PrimaryKeyConstraint('item_id', name=op.f('pk_item_valuation'))
     )
+    op.create_table('material_issue',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('mode', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('issue_date', sa.Date(), nullable=False),
+    sa.Column('location_id', sa.Integer(), nullable=True),
+    sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+    sa.Column('actor', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('proposal_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.CheckConstraint("mode IN ('issue', 'kit', 'merged', 'supplement', 'return', 'backflush', 'flow')", name=op.f('ck_material_issue_mode')),
+    sa.CheckConstraint("status IN ('posted')", name=op.f('ck_material_issue_status')),
+    sa.ForeignKeyConstraint(['location_id'], ['location.id'], name=op.f('fk_material_issue_location_id_location')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_material_issue'))
+    )
+    with op.batch_alter_table('material_issue', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_material_issue_code'), ['code'], unique=True)
+        batch_op.create_index(batch_op.f('ix_material_issue_location_id'), ['location_id'], unique=False)
+
     op.create_table('price_list',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('supplier_id', sa.Integer(), nullable=False),
@@ -534,6 +554,37 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_bom_substitute_bom_line_id'), ['bom_line_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_bom_substitute_item_id'), ['item_id'], unique=False)
 
+    op.create_table('completion_receipt',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('production_order_id', sa.Integer(), nullable=False),
+    sa.Column('qty', sa.Numeric(precision=20, scale=6), nullable=False),
+    sa.Column('receipt_date', sa.Date(), nullable=False),
+    sa.Column('unit_cost', sa.Numeric(precision=20, scale=6), nullable=False),
+    sa.Column('to_location_id', sa.Integer(), nullable=False),
+    sa.Column('into_order_id', sa.Integer(), nullable=True),
+    sa.Column('stock_move_id', sa.Integer(), nullable=True),
+    sa.Column('backflush_issue_id', sa.Integer(), nullable=True),
+    sa.Column('actor', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('proposal_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.CheckConstraint('qty > 0', name=op.f('ck_completion_receipt_qty_positive')),
+    sa.CheckConstraint('unit_cost >= 0', name=op.f('ck_completion_receipt_unit_cost_nonneg')),
+    sa.ForeignKeyConstraint(['backflush_issue_id'], ['material_issue.id'], name=op.f('fk_completion_receipt_backflush_issue_id_material_issue')),
+    sa.ForeignKeyConstraint(['into_order_id'], ['production_order.id'], name=op.f('fk_completion_receipt_into_order_id_production_order')),
+    sa.ForeignKeyConstraint(['production_order_id'], ['production_order.id'], name=op.f('fk_completion_receipt_production_order_id_production_order')),
+    sa.ForeignKeyConstraint(['stock_move_id'], ['stock_move.id'], name=op.f('fk_completion_receipt_stock_move_id_stock_move')),
+    sa.ForeignKeyConstraint(['to_location_id'], ['location.id'], name=op.f('fk_completion_receipt_to_location_id_location')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_completion_receipt'))
+    )
+    with op.batch_alter_table('completion_receipt', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_completion_receipt_backflush_issue_id'), ['backflush_issue_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_completion_receipt_code'), ['code'], unique=True)
+        batch_op.create_index(batch_op.f('ix_completion_receipt_into_order_id'), ['into_order_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_completion_receipt_production_order_id'), ['production_order_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_completion_receipt_stock_move_id'), ['stock_move_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_completion_receipt_to_location_id'), ['to_location_id'], unique=False)
+
     op.create_table('joint_product_output',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('period_id', sa.Integer(), nullable=False),
@@ -601,11 +652,74 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_production_order_component_production_order_id'), ['production_order_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_production_order_component_substitute_for_id'), ['substitute_for_id'], unique=False)
 
+    op.create_table('rework_origin',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('production_order_id', sa.Integer(), nullable=False),
+    sa.Column('original_order_id', sa.Integer(), nullable=True),
+    sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('source_ref', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+    sa.CheckConstraint("source IN ('inspection', 'customer_return', 'other')", name=op.f('ck_rework_origin_source')),
+    sa.ForeignKeyConstraint(['original_order_id'], ['production_order.id'], name=op.f('fk_rework_origin_original_order_id_production_order')),
+    sa.ForeignKeyConstraint(['production_order_id'], ['production_order.id'], name=op.f('fk_rework_origin_production_order_id_production_order')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_rework_origin'))
+    )
+    with op.batch_alter_table('rework_origin', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_rework_origin_original_order_id'), ['original_order_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_rework_origin_production_order_id'), ['production_order_id'], unique=False)
+
+    op.create_table('material_issue_line',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('material_issue_id', sa.Integer(), nullable=False),
+    sa.Column('production_order_id', sa.Integer(), nullable=False),
+    sa.Column('component_id', sa.Integer(), nullable=False),
+    sa.Column('item_id', sa.Integer(), nullable=False),
+    sa.Column('qty', sa.Numeric(precision=20, scale=6), nullable=False),
+    sa.Column('unit_cost', sa.Numeric(precision=20, scale=6), nullable=False),
+    sa.Column('stock_move_id', sa.Integer(), nullable=True),
+    sa.Column('substitute_for_id', sa.Integer(), nullable=True),
+    sa.Column('via_phantom_id', sa.Integer(), nullable=True),
+    sa.Column('over_issue', sa.Boolean(), nullable=False),
+    sa.CheckConstraint('qty > 0', name=op.f('ck_material_issue_line_qty_positive')),
+    sa.CheckConstraint('unit_cost >= 0', name=op.f('ck_material_issue_line_unit_cost_nonneg')),
+    sa.ForeignKeyConstraint(['component_id'], ['production_order_component.id'], name=op.f('fk_material_issue_line_component_id_production_order_component')),
+    sa.ForeignKeyConstraint(['item_id'], ['item.id'], name=op.f('fk_material_issue_line_item_id_item')),
+    sa.ForeignKeyConstraint(['material_issue_id'], ['material_issue.id'], name=op.f('fk_material_issue_line_material_issue_id_material_issue')),
+    sa.ForeignKeyConstraint(['production_order_id'], ['production_order.id'], name=op.f('fk_material_issue_line_production_order_id_production_order')),
+    sa.ForeignKeyConstraint(['stock_move_id'], ['stock_move.id'], name=op.f('fk_material_issue_line_stock_move_id_stock_move')),
+    sa.ForeignKeyConstraint(['substitute_for_id'], ['item.id'], name=op.f('fk_material_issue_line_substitute_for_id_item')),
+    sa.ForeignKeyConstraint(['via_phantom_id'], ['item.id'], name=op.f('fk_material_issue_line_via_phantom_id_item')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_material_issue_line'))
+    )
+    with op.batch_alter_table('material_issue_line', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_material_issue_line_component_id'), ['component_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_material_issue_line_item_id'), ['item_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_material_issue_line_material_issue_id'), ['material_issue_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_material_issue_line_production_order_id'), ['production_order_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_material_issue_line_stock_move_id'), ['stock_move_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_material_issue_line_substitute_for_id'), ['substitute_for_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_material_issue_line_via_phantom_id'), ['via_phantom_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('material_issue_line', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_material_issue_line_via_phantom_id'))
+        batch_op.drop_index(batch_op.f('ix_material_issue_line_substitute_for_id'))
+        batch_op.drop_index(batch_op.f('ix_material_issue_line_stock_move_id'))
+        batch_op.drop_index(batch_op.f('ix_material_issue_line_production_order_id'))
+        batch_op.drop_index(batch_op.f('ix_material_issue_line_material_issue_id'))
+        batch_op.drop_index(batch_op.f('ix_material_issue_line_item_id'))
+        batch_op.drop_index(batch_op.f('ix_material_issue_line_component_id'))
+
+    op.drop_table('material_issue_line')
+    with op.batch_alter_table('rework_origin', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_rework_origin_production_order_id'))
+        batch_op.drop_index(batch_op.f('ix_rework_origin_original_order_id'))
+
+    op.drop_table('rework_origin')
     with op.batch_alter_table('production_order_component', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_production_order_component_substitute_for_id'))
         batch_op.drop_index(batch_op.f('ix_production_order_component_production_order_id'))
@@ -623,6 +737,15 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_joint_product_output_item_id'))
 
     op.drop_table('joint_product_output')
+    with op.batch_alter_table('completion_receipt', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_completion_receipt_to_location_id'))
+        batch_op.drop_index(batch_op.f('ix_completion_receipt_stock_move_id'))
+        batch_op.drop_index(batch_op.f('ix_completion_receipt_production_order_id'))
+        batch_op.drop_index(batch_op.f('ix_completion_receipt_into_order_id'))
+        batch_op.drop_index(batch_op.f('ix_completion_receipt_code'))
+        batch_op.drop_index(batch_op.f('ix_completion_receipt_backflush_issue_id'))
+
+    op.drop_table('completion_receipt')
     with op.batch_alter_table('bom_substitute', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_bom_substitute_item_id'))
         batch_op.drop_index(batch_op.f('ix_bom_substitute_bom_line_id'))
@@ -687,6 +810,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_price_list_item_id'))
 
     op.drop_table('price_list')
+    with op.batch_alter_table('material_issue', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_material_issue_location_id'))
+        batch_op.drop_index(batch_op.f('ix_material_issue_code'))
+
+    op.drop_table('material_issue')
     op.drop_table('item_valuation')
     with op.batch_alter_table('item_alias', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_item_alias_item_id'))
