@@ -24,6 +24,14 @@ PHANTOM_SHARE = 0.015  # of make items on levels 1–3
 SUBSTITUTE_SHARE = 0.03  # of BOM lines whose component is bought
 SCRAP_SHARE = 0.2
 NEAR_LEVEL_SHARE = 0.6  # of extra BOM lines drawn from the level right below the parent
+# Items come in product families of about this many items: a parent's made components are drawn from its own
+# family, so one finished good reaches a family-sized tree, not the whole factory; bought parts and raw
+# material are shared across families with the probability below (common hardware, common stock).
+FAMILY_ITEMS = 50
+SHARED_BUY_SHARE = 0.2
+SHARED_RAW_SHARE = 0.5
+NEAR_DEMAND_SHARE = 0.15  # of sales orders due within NEAR_DEMAND_DAYS (or already overdue)
+NEAR_DEMAND_DAYS = 28
 HOLIDAYS = (date(2027, 1, 1), *(date(2027, 2, d) for d in range(8, 13)), date(2027, 4, 5), date(2027, 5, 3))
 
 
@@ -84,6 +92,7 @@ class _Item:
     code: str
     level: int
     kind: str  # make | buy | subcontract | phantom
+    family: int
 
 
 def generate_factory(size: str = "medium", seed: int = 7) -> dict[str, Any]:
@@ -105,6 +114,10 @@ class _FactoryBuilder:
         self.size = size
         self.rng = rng
         self.levels: list[list[_Item]] = []
+        self.families = 1
+        # draw pools: every item of a (family, level), and the bought items of a level across all families
+        self.family_pool: dict[tuple[int, int], list[str]] = {}
+        self.buy_pool: list[list[str]] = []
         self.item_rows: dict[str, dict[str, Any]] = {}
 
     def build(self) -> dict[str, Any]:
@@ -143,13 +156,15 @@ class _FactoryBuilder:
     def _draw_items(self) -> None:
         rng = self.rng
         serial = 0
+        self.families = max(1, self.size.items // FAMILY_ITEMS)
         for level, count in enumerate(self._level_counts()):
             kinds = self._draw_kinds(level, count)
             row_items = []
-            for kind in kinds:
+            for n, kind in enumerate(kinds):
                 serial += 1
                 prefix = "FG" if level == 0 else "RM" if level == LEVELS - 1 else _KIND_PREFIX[kind]
-                item = _Item(code=f"L{level}-{prefix}-{serial:05d}", level=level, kind=kind)
+                code = f"L{level}-{prefix}-{serial:05d}"
+                item = _Item(code=code, level=level, kind=kind, family=n % self.families)
                 row_items.append(item)
                 self.item_rows[item.code] = self._item_row(item, rng)
             self.levels.append(row_items)
@@ -189,7 +204,7 @@ class _FactoryBuilder:
         if item.kind == "buy":
             row.update(
                 source="buy",
-                lead_time_days=rng.randint(2, 20),
+                lead_time_days=rng.randint(2, 15),
                 unit_cost=round(rng.uniform(0.5, 200 if item.level == LEVELS - 1 else 500), 2),
             )
             if item.level == LEVELS - 1:
@@ -206,35 +221,47 @@ class _FactoryBuilder:
         elif item.kind == "subcontract":
             row.update(
                 source="subcontract",
-                lead_time_days=rng.randint(3, 10),
+                lead_time_days=rng.randint(3, 7),
                 unit_cost=round(rng.uniform(2, 80), 2),
             )
         else:
-            row.update(source="make", lead_time_days=rng.randint(1, 5))
+            row.update(source="make", lead_time_days=rng.randint(1, 3))
             if rng.random() < 0.1:
                 row["order_multiple"] = rng.choice((5, 10, 20))
-        if rng.random() < 0.1:
-            row["safety_stock"] = rng.choice((5, 10, 20, 50, 100))
+        # safety stock on bought items, and on a few finished goods; rarely on sub-assemblies
+        if row["source"] == "buy" and rng.random() < 0.1:
+            row["safety_stock"] = rng.choice((20, 50, 100, 200))
+        elif item.level == 0 and rng.random() < 0.05:
+            row["safety_stock"] = rng.choice((5, 10, 20))
         return row
 
     # ------------------------------------------------------------------ BOMs
 
     def _draw_boms(self) -> list[dict[str, Any]]:
         rng = self.rng
+        for level, items in enumerate(self.levels):
+            for it in items:
+                self.family_pool.setdefault((it.family, level), []).append(it.code)
+            self.buy_pool.append([it.code for it in items if it.kind == "buy"])
         parents_by_level = [[it for it in items if it.kind != "buy"] for items in self.levels[:-1]]
-        buys_by_level = [[it for it in items if it.kind == "buy"] for items in self.levels]
+        family_parents: dict[tuple[int, int], list[_Item]] = {}
+        for level, parents in enumerate(parents_by_level):
+            for it in parents:
+                family_parents.setdefault((it.family, level), []).append(it)
         components: dict[str, list[str]] = {it.code: [] for level in parents_by_level for it in level}
         chosen: dict[str, set[str]] = {code: set() for code in components}
 
-        # coverage: every item below level 0 is a component of a parent right above it
+        # coverage: every item below level 0 is a component of a parent right above it, in its own family
+        # when the family has a parent on that level
         for level in range(1, LEVELS):
-            below = list(self.levels[level])
-            rng.shuffle(below)
-            parents = parents_by_level[level - 1]
-            for i, child in enumerate(below):
-                parent_code = parents[i % len(parents)].code
-                components[parent_code].append(child.code)
-                chosen[parent_code].add(child.code)
+            for family in range(self.families):
+                below = list(self.family_pool.get((family, level), ()))
+                rng.shuffle(below)
+                parents = family_parents.get((family, level - 1)) or parents_by_level[level - 1]
+                for i, child in enumerate(below):
+                    parent_code = parents[i % len(parents)].code
+                    components[parent_code].append(child)
+                    chosen[parent_code].add(child)
 
         # every parent gets at least two lines, then the rest of the target is spread over the parents
         all_parents = [it for level in parents_by_level for it in level]
@@ -248,7 +275,7 @@ class _FactoryBuilder:
 
         boms = []
         for parent in all_parents:
-            lines = [self._bom_line(code, buys_by_level) for code in components[parent.code]]
+            lines = [self._bom_line(code) for code in components[parent.code]]
             bom: dict[str, Any] = {"parent": parent.code, "lines": lines}
             if parent.kind == "make" and rng.random() < 0.05:
                 bom["output_qty"] = rng.choice((2, 5, 10))
@@ -256,35 +283,46 @@ class _FactoryBuilder:
         return boms
 
     def _add_line(self, parent: _Item, components: dict[str, list[str]], chosen: dict[str, set[str]]) -> bool:
-        """Add one new component from a deeper level; False if none was found (the level ran out)."""
+        """Add one new component from a deeper level; False if none was found (the pools ran out)."""
         rng = self.rng
         for _ in range(8):
             if parent.level + 2 < LEVELS and rng.random() >= NEAR_LEVEL_SHARE:
                 level = rng.randint(parent.level + 2, LEVELS - 1)
             else:
                 level = parent.level + 1
-            child = rng.choice(self.levels[level]).code
+            shared = SHARED_RAW_SHARE if level == LEVELS - 1 else SHARED_BUY_SHARE
+            own = self.family_pool.get((parent.family, level))
+            pool = (
+                self.buy_pool[level] if not own or (self.buy_pool[level] and rng.random() < shared) else own
+            )
+            if not pool:
+                continue
+            child = rng.choice(pool)
             if child not in chosen[parent.code]:
                 components[parent.code].append(child)
                 chosen[parent.code].add(child)
                 return True
         return False
 
-    def _bom_line(self, code: str, buys_by_level: list[list[_Item]]) -> dict[str, Any]:
+    def _bom_line(self, code: str) -> dict[str, Any]:
         rng = self.rng
         level = int(code[1])
+        source = self.item_rows[code]["source"]
         line: dict[str, Any] = {"component": code}
+        # quantities above 1 mostly on bought parts and raw material, so they do not multiply down six levels
         if level == LEVELS - 1:
             line["qty"] = rng.choice((0.25, 0.5, 1, 1.5, 2, 3.2, 4, 6))
+        elif source == "buy":
+            line["qty"] = rng.choice((1, 1, 2, 2, 4, 6, 8))
         else:
-            line["qty"] = rng.choice((1, 1, 1, 1, 2, 2, 3, 4, 6, 8))
+            line["qty"] = rng.choice((1, 1, 1, 1, 1, 1, 2, 2, 4))
         if rng.random() < SCRAP_SHARE:
             line["scrap_rate"] = rng.choice((0.01, 0.02, 0.03, 0.05, 0.08))
-        if self.item_rows[code]["source"] == "buy" and rng.random() < SUBSTITUTE_SHARE:
-            pool = buys_by_level[level]
+        if source == "buy" and rng.random() < SUBSTITUTE_SHARE:
+            pool = self.buy_pool[level]
             subs: list[dict[str, Any]] = []
             for _ in range(rng.randint(1, 2)):
-                alt = rng.choice(pool).code
+                alt = rng.choice(pool)
                 if alt != code and all(s["item"] != alt for s in subs):
                     subs.append({"item": alt, "ratio": rng.choice((1, 1, 1.05, 1.1, 1.25))})
             if subs:
@@ -397,11 +435,14 @@ class _FactoryBuilder:
         rng = self.rng
         rows = []
         for code, item in self.item_rows.items():
-            if item.get("phantom") or rng.random() < 0.3:
+            if item.get("phantom") or rng.random() < 0.15:
                 continue
-            level = int(code[1])
-            high = 50 if level == 0 else 200 if level < LEVELS - 1 else 2000
-            rows.append({"item": code, "qty": rng.randint(1, high)})
+            # bought items are stocked deeper than made ones: a factory keeps material, not sub-assemblies
+            if item["source"] == "buy":
+                low, high = (200, 5000) if int(code[1]) == LEVELS - 1 else (50, 1000)
+            else:
+                low, high = 1, 100
+            rows.append({"item": code, "qty": rng.randint(low, high)})
         return rows
 
     def _draw_sales_orders(self, customers: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -415,7 +456,11 @@ class _FactoryBuilder:
             lines_left -= n_lines
             in_progress = rng.random() < 0.1
             lines = []
-            first_due = TODAY + timedelta(days=rng.randint(-5, self.size.horizon_days - 10))
+            # most orders come in with more notice than the cumulative lead time; a few are rush or overdue
+            if rng.random() < NEAR_DEMAND_SHARE:
+                first_due = TODAY + timedelta(days=rng.randint(-5, NEAR_DEMAND_DAYS))
+            else:
+                first_due = TODAY + timedelta(days=rng.randint(NEAR_DEMAND_DAYS, self.size.horizon_days - 10))
             for _ in range(n_lines):
                 item = rng.choice(finished) if rng.random() < 0.95 or not spares else rng.choice(spares)
                 qty = rng.choice((1, 2, 5, 10, 20, 25, 50, 100, 200))
