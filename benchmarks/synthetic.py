@@ -37,7 +37,7 @@ HOLIDAYS = (date(2027, 1, 1), *(date(2027, 2, d) for d in range(8, 13)), date(20
 
 @dataclass(frozen=True)
 class FactorySize:
-    """How big a generated factory is; ``bom_lines`` is a target, met exactly unless a level runs out of parts."""
+    """How big a generated factory is; ``bom_lines`` is a target (a few lines short when a draw finds no new part)."""
 
     items: int
     bom_lines: int
