@@ -27,7 +27,7 @@ from planning.model import (
 OPEN_PRODUCTION = ("planned", "released", "in_progress")
 
 
-def D(value: Any) -> Decimal:  # noqa: N802
+def D(value: Any) -> Decimal:
     return Decimal(str(value)) if value is not None else Decimal(0)
 
 
@@ -82,7 +82,7 @@ def plant_from_dict(data: dict[str, Any], today: date | None = None) -> Plant:
     }
     on_hand: dict[str, Decimal] = defaultdict(Decimal)
     for row in data.get("stock", []):
-        if row.get("location", "stock") in ("stock", None, ""):
+        if str(row.get("location") or "STOCK").upper() == "STOCK":  # only the main stock is available
             on_hand[row["item"]] += D(row["qty"])
     supplies: list[Supply] = [
         Supply(id=row["id"], item=row["item"], qty=D(row["qty"]) - D(row.get("received_qty", 0)),
