@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 import time as clock
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
 from decimal import ROUND_CEILING, Decimal
 from enum import StrEnum
+from itertools import pairwise
 
 from ortools.sat.python import cp_model
 
@@ -124,8 +125,8 @@ class OrderOutcome:
 class ScheduleProblem:
     """A problem record with its cause, e.g. a late order and the work center it waited for."""
 
-    kind: str  # late | no_routing | due_in_past
-    order: str
+    kind: str  # late | no_routing | due_in_past | not_optimized
+    order: str  # empty for a problem of the whole schedule
     message: str
     work_center: str | None = None
 
@@ -266,6 +267,11 @@ def _ceil_minutes(value: Decimal) -> int:
 
 
 def _prepare_data(plant: Plant, orders: Sequence[ScheduleOrder], settings: ScheduleSettings) -> _ProblemData:
+    if settings.time_limit_seconds <= 0 or settings.num_workers < 1:
+        raise InvalidInputError(
+            "the time limit must be positive and at least one worker is needed",
+            {"time_limit_seconds": settings.time_limit_seconds, "num_workers": settings.num_workers},
+        )
     by_id: dict[str, ScheduleOrder] = {}
     for order in orders:
         if order.id in by_id:
@@ -316,6 +322,8 @@ def _prepare_data(plant: Plant, orders: Sequence[ScheduleOrder], settings: Sched
             used[wc.code] = wc
             window = window_minutes(wc)
             duration = _ceil_minutes(operation.setup_minutes + operation.run_minutes_per_unit * order.qty)
+            if duration == 0:
+                continue  # takes no time and no capacity: nothing to schedule
             ops.append(
                 _OpData(
                     key=(oid, operation.seq),
@@ -376,18 +384,33 @@ def _children_first(by_id: Mapping[str, ScheduleOrder], children: Mapping[str, l
 # ------------------------------------------------------------------------------------------------- horizon
 
 
-def _compute_horizon(data: _ProblemData) -> int:
-    """An upper bound on any useful end time: every operation run one after the other from the latest release.
+def _compute_horizon(data: _ProblemData, dispatched: Mapping[OpKey, int]) -> int:
+    """Latest start any operation may get.
 
-    Each operation may wait up to one nightly gap to start and span its most nights; lead times add up along
-    the chains of sub-assembly orders at worst.
+    The dispatching-rule schedule is feasible, so with the makespan goal its end bounds every better schedule.
+    With due dates, twice its end (or the last due date or release, if later) is allowed: a schedule that
+    ends twice as late as a simple rule's is never the better one in practice, and the tight horizon keeps the
+    model small. Never beyond the serial bound (every operation one after the other from the last release,
+    each waiting up to a night to start), which bounds any schedule without deliberate idle time.
     """
-    total = max((o.release_minute for o in data.orders.values()), default=0)
+    serial = max((o.release_minute for o in data.orders.values()), default=0)
     for order in data.orders.values():
-        total += order.lead_delay_minutes
+        serial += order.lead_delay_minutes
         for op in order.ops:
-            total += op.duration + (op.max_nights + 1) * op.night_gap
-    return total + data.axis.day_minutes
+            serial += op.duration + (op.max_nights + 1) * op.night_gap
+    serial += data.axis.day_minutes
+    dispatch_end = max(
+        (_end_of(_op(data, key), start, data.axis.day_minutes) for key, start in dispatched.items()),
+        default=0,
+    )
+    if data.settings.objective is ObjectiveMode.MAKESPAN and not data.objective_orders:
+        return min(serial, dispatch_end)
+    latest = max(
+        [dispatch_end]
+        + [o.release_minute for o in data.orders.values()]
+        + [o.due_end_minute for o in data.orders.values() if o.due_end_minute is not None]
+    )
+    return min(serial, 2 * latest + data.axis.day_minutes)
 
 
 # ----------------------------------------------------------------------------------------------- variables
@@ -395,19 +418,39 @@ def _compute_horizon(data: _ProblemData) -> int:
 
 @dataclass
 class _Variables:
-    start: dict[OpKey, cp_model.IntVar] = field(default_factory=dict)
-    end: dict[OpKey, cp_model.IntVar] = field(default_factory=dict)
+    """Operation times live on their work center's own axis of working minutes (its daily windows back to back).
+
+    There every operation is a fixed-size interval, which the capacity constraints propagate well. On the plant
+    axis an operation starting on working day ``d`` of its work center is shifted by ``d`` nightly gaps:
+    ``start = work_start + night_gap × start_day``, and likewise for the end with ``end_day``.
+    """
+
+    ops: dict[OpKey, _OpData] = field(default_factory=dict)
+    work_start: dict[OpKey, cp_model.IntVar] = field(default_factory=dict)
+    start_day: dict[OpKey, cp_model.IntVar] = field(default_factory=dict)  # work centers with a night gap
+    end_day: dict[OpKey, cp_model.IntVar] = field(default_factory=dict)  # same, operations that take time
     interval: dict[OpKey, cp_model.IntervalVar] = field(default_factory=dict)
-    day: dict[OpKey, cp_model.IntVar] = field(default_factory=dict)  # only on work centers with a night gap
-    extra_night: dict[OpKey, cp_model.IntVar] = field(default_factory=dict)  # spans one more night than least
     ready: dict[str, cp_model.IntVar] = field(default_factory=dict)  # unrouted orders with sub-assemblies
     tardiness: dict[str, cp_model.IntVar] = field(default_factory=dict)
     makespan: cp_model.IntVar | None = None
 
+    def start(self, key: OpKey) -> cp_model.LinearExprT:
+        """Start on the plant axis."""
+        if key in self.start_day:
+            return self.work_start[key] + self.ops[key].night_gap * self.start_day[key]
+        return self.work_start[key]
+
+    def end(self, key: OpKey) -> cp_model.LinearExprT:
+        """End on the plant axis."""
+        op = self.ops[key]
+        if key in self.end_day:
+            return self.work_start[key] + op.duration + op.night_gap * self.end_day[key]
+        return self.start(key) + op.duration
+
     def completion(self, order: _OrderData) -> cp_model.LinearExprT:
         """Minute the order's output is available: last operation end (or ready time) plus lead time."""
         if order.ops:
-            return self.end[order.ops[-1].key] + order.lead_delay_minutes
+            return self.end(order.ops[-1].key) + order.lead_delay_minutes
         ready = self.ready.get(order.order.id, _unrouted_ready(order))
         return ready + order.lead_delay_minutes
 
@@ -420,79 +463,59 @@ def _unrouted_ready(order: _OrderData) -> int:
 
 def _create_variables(model: cp_model.CpModel, data: _ProblemData, horizon: int) -> _Variables:
     v = _Variables()
-    day_minutes = data.axis.day_minutes
-    last_day = horizon // day_minutes + 1
+    last_day = horizon // data.axis.day_minutes + 1
     for order in data.orders.values():
         for op in order.ops:
             name = f"{op.key[0]}/{op.key[1]}@{op.work_center}"
-            if op.night_gap and op.duration:
-                # Starts only inside the work center's daily window: day × day_minutes + [0, window).
-                windows = [[d * day_minutes, d * day_minutes + op.window - 1] for d in range(last_day + 1)]
-                start = model.NewIntVarFromDomain(cp_model.Domain.FromIntervals(windows), f"start[{name}]")
-                v.day[op.key] = model.NewIntVar(0, last_day, f"day[{name}]")
-                least_nights = (op.duration - 1) // op.window
-                size: cp_model.LinearExprT = op.duration + least_nights * op.night_gap
-                if _can_span_extra_night(op):
-                    v.extra_night[op.key] = model.NewBoolVar(f"extra_night[{name}]")
-                    size = size + op.night_gap * v.extra_night[op.key]
+            v.ops[op.key] = op
+            if op.night_gap:
+                work_start = model.new_int_var(0, (last_day + 1) * op.window - 1, f"work_start[{name}]")
+                v.start_day[op.key] = model.new_int_var(0, last_day, f"start_day[{name}]")
+                if op.duration:
+                    v.end_day[op.key] = model.new_int_var(0, last_day + op.max_nights, f"end_day[{name}]")
             else:
-                start = model.NewIntVar(0, horizon, f"start[{name}]")
-                size = op.duration
-            end = model.NewIntVar(0, _latest_end(op, horizon), f"end[{name}]")
-            v.start[op.key], v.end[op.key] = start, end
-            v.interval[op.key] = model.NewIntervalVar(start, size, end, f"op[{name}]")
+                work_start = model.new_int_var(0, horizon, f"work_start[{name}]")
+            v.work_start[op.key] = work_start
+            v.interval[op.key] = model.new_fixed_size_interval_var(work_start, op.duration, f"op[{name}]")
         if not order.ops and order.children:
-            v.ready[order.order.id] = model.NewIntVar(0, horizon, f"ready[{order.order.id}]")
+            v.ready[order.order.id] = model.new_int_var(0, horizon, f"ready[{order.order.id}]")
         if order.due_end_minute is not None and data.settings.objective is ObjectiveMode.TARDINESS:
-            v.tardiness[order.order.id] = model.NewIntVar(0, 2 * horizon, f"tardiness[{order.order.id}]")
-    if v.end:
-        v.makespan = model.NewIntVar(0, max(_latest_end(op, horizon) for op in data.ops()), "makespan")
+            v.tardiness[order.order.id] = model.new_int_var(0, 2 * horizon, f"tardiness[{order.order.id}]")
+    if v.ops:
+        latest_end = max((last_day + 1 + op.max_nights) * data.axis.day_minutes for op in v.ops.values())
+        v.makespan = model.new_int_var(0, latest_end, "makespan")
     return v
-
-
-def _latest_end(op: _OpData, horizon: int) -> int:
-    return horizon + op.duration + op.max_nights * op.night_gap
-
-
-def _crossing_threshold(op: _OpData) -> int:
-    """Start offset within the day from which the operation spans one night more than its least."""
-    least_nights = (op.duration - 1) // op.window
-    return (least_nights + 1) * op.window - op.duration + 1
-
-
-def _can_span_extra_night(op: _OpData) -> bool:
-    return _crossing_threshold(op) <= op.window - 1
 
 
 # --------------------------------------------------------------------------------------------- constraints
 
 
 def _add_constraints(model: cp_model.CpModel, data: _ProblemData, v: _Variables) -> None:
-    day_minutes = data.axis.day_minutes
-    for key, day in v.day.items():
-        op = _op(data, key)
-        offset = v.start[key] - day_minutes * day
-        model.Add(offset >= 0)
-        model.Add(offset <= op.window - 1)
-        if key in v.extra_night:
-            threshold = _crossing_threshold(op)
-            model.Add(offset >= threshold).OnlyEnforceIf(v.extra_night[key])
-            model.Add(offset <= threshold - 1).OnlyEnforceIf(v.extra_night[key].Not())
+    for key, day in v.start_day.items():
+        # Working minute w of a work center lies on its working day w // window.
+        window = v.ops[key].window
+        model.add(v.work_start[key] >= window * day)
+        model.add(v.work_start[key] <= window * day + window - 1)
+    for key, day in v.end_day.items():
+        op = v.ops[key]
+        last_minute = v.work_start[key] + op.duration - 1
+        model.add(last_minute >= op.window * day)
+        model.add(last_minute <= op.window * day + op.window - 1)
 
     for order in data.orders.values():
-        for before, after in zip(order.ops, order.ops[1:], strict=False):
-            model.Add(v.start[after.key] >= v.end[before.key])
+        for before, after in pairwise(order.ops):
+            model.add(v.start(after.key) >= v.end(before.key))
         earliest = [v.completion(data.orders[kid]) for kid in order.children]
         if order.ops:
-            first = v.start[order.ops[0].key]
+            first = v.start(order.ops[0].key)
             if order.release_minute > 0:
-                model.Add(first >= order.release_minute)
+                model.add(first >= order.release_minute)
             for child_completion in earliest:
-                model.Add(first >= child_completion)
+                model.add(first >= child_completion)
         elif order.order.id in v.ready:
-            model.AddMaxEquality(v.ready[order.order.id], [_unrouted_ready(order), *earliest])
+            model.add_max_equality(v.ready[order.order.id], [_unrouted_ready(order), *earliest])
         if order.order.id in v.tardiness and order.due_end_minute is not None:
-            model.Add(v.tardiness[order.order.id] >= v.completion(order) - order.due_end_minute)
+            model.add(v.tardiness[order.order.id] >= v.completion(order) - order.due_end_minute)
 
     for code, ops in data.ops_by_center().items():
         intervals = [v.interval[op.key] for op in ops if op.duration > 0]
@@ -502,13 +525,13 @@ def _add_constraints(model: cp_model.CpModel, data: _ProblemData, v: _Variables)
         # One machine: a disjunctive resource. Several identical machines: a cumulative resource; which
         # machine runs what is assigned after solving (interval graphs colour greedily with that many machines).
         if machines == 1:
-            model.AddNoOverlap(intervals)
+            model.add_no_overlap(intervals)
         else:
-            model.AddCumulative(intervals, [1] * len(intervals), machines)
+            model.add_cumulative(intervals, [1] * len(intervals), machines)
 
     if v.makespan is not None:
-        model.AddMaxEquality(
-            v.makespan, [v.end[order.ops[-1].key] for order in data.orders.values() if order.ops]
+        model.add_max_equality(
+            v.makespan, [v.end(order.ops[-1].key) for order in data.orders.values() if order.ops]
         )
 
 
@@ -541,16 +564,18 @@ def _define_objectives(data: _ProblemData, v: _Variables) -> list[_Goal]:
         goals.append(
             _Goal(
                 "weighted tardiness",
-                cp_model.LinearExpr.WeightedSum(
+                cp_model.LinearExpr.weighted_sum(
                     [v.tardiness[oid] for oid in v.tardiness],
                     [data.orders[oid].weight for oid in v.tardiness],
                 ),
             )
         )
-    last_ends = [v.end[o.ops[-1].key] for o in data.orders.values() if o.ops]
+    last_ends = [v.end(o.ops[-1].key) for o in data.orders.values() if o.ops]
     if v.makespan is not None:
         # Makespan and total completion time (mean flow time, i.e. work in process) weighted equally.
-        goals.append(_Goal("makespan and flow time", len(last_ends) * v.makespan + sum(last_ends)))
+        goals.append(
+            _Goal("makespan and flow time", len(last_ends) * v.makespan + cp_model.LinearExpr.sum(last_ends))
+        )
     return goals
 
 
@@ -568,7 +593,7 @@ class _SolutionRecorder(cp_model.CpSolverSolutionCallback):
         self.last_improvement_seconds: float | None = None
 
     def on_solution_callback(self) -> None:
-        value = self.ObjectiveValue()
+        value = self.objective_value
         if self.first_value is None:
             self.first_value = value
         if self.best_value is None or value < self.best_value:
@@ -598,7 +623,7 @@ class _Solution:
 def _solve(model: cp_model.CpModel, goals: list[_Goal], settings: ScheduleSettings) -> _Solution:
     """Lexicographic solve: optimize each goal, then bound it by its best value and go on with the next.
 
-    Each goal gets 60 % of the time left (the last gets all of it); time a goal does not use passes on. The best
+    Each goal gets 70 % of the time left (the last gets all of it); time a goal does not use passes on. The best
     solution so far is the hint of the next step, so a later step never loses a solution.
     """
     started = clock.perf_counter()
@@ -610,33 +635,33 @@ def _solve(model: cp_model.CpModel, goals: list[_Goal], settings: ScheduleSettin
         goals = [_Goal("feasibility", 0)]
     for i, goal in enumerate(goals):
         remaining = settings.time_limit_seconds - (clock.perf_counter() - started)
-        share = 1.0 if i == len(goals) - 1 else 0.6
+        share = 1.0 if i == len(goals) - 1 else 0.7
         solver = cp_model.CpSolver()
         solver.parameters.max_time_in_seconds = max(remaining * share, 0.05)
         solver.parameters.random_seed = settings.random_seed
         solver.parameters.num_workers = settings.num_workers
         solver.parameters.log_search_progress = settings.log_search_progress
-        model.Minimize(goal.expr)
+        model.minimize(goal.expr)
         recorder = _SolutionRecorder(started)
         phase_started = clock.perf_counter()
-        status = solver.Solve(model, recorder)
-        name = solver.StatusName(status)
+        status = solver.solve(model, recorder)
+        name = solver.status_name(status)
         seconds = clock.perf_counter() - phase_started
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            value = round(solver.ObjectiveValue())
+            value = round(solver.objective_value)
             phases.append(
-                PhaseResult(goal.name, name, value, math.floor(solver.BestObjectiveBound()), seconds)
+                PhaseResult(goal.name, name, value, math.floor(solver.best_objective_bound), seconds)
             )
-            values = tuple(solver.ResponseProto().solution)
+            values = tuple(solver.response_proto.solution)
             if recorder.last_improvement_seconds is not None and (i == 0 or recorder.improved):
                 best_at = recorder.last_improvement_seconds
             proven = proven and status == cp_model.OPTIMAL
-            model.Add(goal.expr <= value)
+            model.add(goal.expr <= value)
             _set_hint(model, values)
             continue
         phases.append(PhaseResult(goal.name, name, None, None, seconds))
         if status == cp_model.MODEL_INVALID:
-            raise PlanningError(f"invalid scheduling model: {model.Validate()}", {"status": name})
+            raise PlanningError(f"invalid scheduling model: {model.validate()}", {"status": name})
         if values is None:
             return _Solution(None, name, False, tuple(phases), clock.perf_counter() - started, 0.0)
         proven = False  # later goal not even started: what we have is feasible, not proven
@@ -646,7 +671,7 @@ def _solve(model: cp_model.CpModel, goals: list[_Goal], settings: ScheduleSettin
 
 
 def _set_hint(model: cp_model.CpModel, values: Sequence[int]) -> None:
-    proto = model.Proto()
+    proto = model.proto
     proto.clear_solution_hint()
     proto.solution_hint.vars.extend(range(len(values)))
     proto.solution_hint.values.extend(values)
@@ -665,21 +690,71 @@ def _end_of(op: _OpData, start: int, day_minutes: int) -> int:
 
 def _snap_to_window(op: _OpData, minute: int, day_minutes: int) -> int:
     """The first minute at or after ``minute`` at which the operation's work center is open."""
-    if op.night_gap == 0 or op.duration == 0:
+    if op.night_gap == 0:
         return minute
     day, offset = divmod(minute, day_minutes)
     return minute if offset < op.window else (day + 1) * day_minutes
 
 
 def _dispatch(data: _ProblemData, fixed: Mapping[OpKey, int]) -> dict[OpKey, int]:
-    """A feasible schedule by a dispatching rule, used as CP-SAT's first solution (and fallback).
+    """A feasible schedule by the best of a few dispatching rules: CP-SAT's first solution (and fallback).
 
-    Operations in ``fixed`` keep their start (the baseline of a what-if). The other orders, sub-assemblies
-    first, then by priority, due date and release, have each operation inserted into the earliest gap of any
-    machine of its work center.
+    Each rule ranks the orders; in that order (sub-assemblies before their parent), each operation is inserted
+    into the earliest gap of any machine of its work center. Operations in ``fixed`` keep their start (the
+    baseline of a what-if). The plan scoring best on the goals (weighted tardiness, then makespan and flow time)
+    wins.
     """
+    due, weight = _effective_due_and_weight(data)
+    work = {oid: _remaining_work(order) for oid, order in data.orders.items()}
+    day = data.axis.day_minutes
+    rules: list[Callable[[str], tuple[float, ...]]] = [
+        lambda oid: (due[oid], data.orders[oid].order.priority),  # earliest due date
+        lambda oid: (due[oid] - work[oid], data.orders[oid].order.priority),  # latest start
+        # latest start, each priority step (weight × 2) counting as a working day of urgency
+        lambda oid: (due[oid] - work[oid] - day * weight[oid].bit_length(),),
+        lambda oid: (data.orders[oid].order.priority, due[oid]),  # priority first
+    ]
+    plans = [_dispatch_by(data, fixed, rule) for rule in rules]
+    return min(plans, key=lambda starts: _dispatch_score(data, starts))
+
+
+def _dispatch_score(data: _ProblemData, starts: Mapping[OpKey, int]) -> tuple[int, int]:
+    derived = _derive(data, starts)
+    return (
+        sum(data.orders[oid].weight * t for oid, t in derived.tardiness.items()),
+        derived.makespan * len(data.orders) + sum(derived.ends.values()),
+    )
+
+
+def _effective_due_and_weight(data: _ProblemData) -> tuple[dict[str, float], dict[str, int]]:
+    """Due minute and weight of each order, tightened by the orders it feeds (a sub-assembly is as urgent
+    as its parent's latest start and as important as the parent)."""
+    due: dict[str, float] = {}
+    weight: dict[str, int] = {}
+    parents_first = list(reversed(list(data.orders)))
+    for oid in parents_first:
+        order = data.orders[oid]
+        due[oid] = order.due_end_minute if order.due_end_minute is not None else math.inf
+        weight[oid] = order.weight
+    for oid in parents_first:
+        order = data.orders[oid]
+        for kid in order.children:
+            due[kid] = min(due[kid], due[oid] - _remaining_work(order))
+            weight[kid] = max(weight[kid], weight[oid])
+    return due, weight
+
+
+def _remaining_work(order: _OrderData) -> int:
+    return sum(op.duration + op.max_nights * op.night_gap for op in order.ops) + order.lead_delay_minutes
+
+
+def _dispatch_by(
+    data: _ProblemData, fixed: Mapping[OpKey, int], rank: Callable[[str], tuple[float, ...]]
+) -> dict[OpKey, int]:
     day_minutes = data.axis.day_minutes
-    timelines = {code: [[] for _ in range(wc.machines)] for code, wc in data.work_centers.items()}
+    timelines: dict[str, list[list[tuple[int, int]]]] = {
+        code: [[] for _ in range(wc.machines)] for code, wc in data.work_centers.items()
+    }
     starts: dict[OpKey, int] = dict(fixed)
     by_center: dict[str, list[tuple[int, int]]] = {}
     for key, start in fixed.items():
@@ -697,7 +772,7 @@ def _dispatch(data: _ProblemData, fixed: Mapping[OpKey, int]) -> dict[OpKey, int
     pending = set(data.orders)
     while pending:
         ready_ids = [oid for oid in pending if all(kid in completion for kid in data.orders[oid].children)]
-        oid = min(ready_ids, key=lambda o: _dispatch_rank(data.orders[o]))
+        oid = min(ready_ids, key=lambda o: (*rank(o), o))
         pending.discard(oid)
         order = data.orders[oid]
         earliest = max([order.release_minute, *(completion[kid] for kid in order.children)])
@@ -710,11 +785,6 @@ def _dispatch(data: _ProblemData, fixed: Mapping[OpKey, int]) -> dict[OpKey, int
             earliest = _end_of(op, starts[op.key], day_minutes)
         completion[oid] = earliest + order.lead_delay_minutes
     return starts
-
-
-def _dispatch_rank(order: _OrderData) -> tuple[int, int, int, str]:
-    due = order.due_end_minute if order.due_end_minute is not None else 2**62
-    return (order.order.priority, due, order.release_minute, order.order.id)
 
 
 def _insert(op: _OpData, earliest: int, machines: list[list[tuple[int, int]]], day_minutes: int) -> int:
@@ -762,18 +832,30 @@ def _add_hint(
     day_minutes = data.axis.day_minutes
     values = _derive(data, starts)
     for key, start in starts.items():
-        model.AddHint(v.start[key], start)
-        model.AddHint(v.end[key], values.ends[key])
-        if key in v.day:
-            model.AddHint(v.day[key], start // day_minutes)
-        if key in v.extra_night:
-            model.AddHint(v.extra_night[key], int(start % day_minutes >= _crossing_threshold(_op(data, key))))
+        op = v.ops[key]
+        day, offset = divmod(start, day_minutes)
+        model.add_hint(v.work_start[key], day * op.window + offset if op.night_gap else start)
+        if key in v.start_day:
+            model.add_hint(v.start_day[key], day)
+        if key in v.end_day:
+            model.add_hint(v.end_day[key], (values.ends[key] - 1) // day_minutes)
     for oid, var in v.ready.items():
-        model.AddHint(var, values.completion[oid] - data.orders[oid].lead_delay_minutes)
+        model.add_hint(var, values.completion[oid] - data.orders[oid].lead_delay_minutes)
     for oid, var in v.tardiness.items():
-        model.AddHint(var, values.tardiness[oid])
+        model.add_hint(var, values.tardiness[oid])
     if v.makespan is not None:
-        model.AddHint(v.makespan, values.makespan)
+        model.add_hint(v.makespan, values.makespan)
+
+
+def _starts_from_solution(v: _Variables, values: Sequence[int]) -> dict[OpKey, int]:
+    """Plant-axis starts of a CP-SAT solution (all variable values by proto index)."""
+    starts = {}
+    for key, var in v.work_start.items():
+        start = values[var.index]
+        if key in v.start_day:
+            start += v.ops[key].night_gap * values[v.start_day[key].index]
+        starts[key] = start
+    return starts
 
 
 @dataclass(frozen=True)
@@ -880,6 +962,15 @@ def _extract(data: _ProblemData, starts: Mapping[OpKey, int], solution: _Solutio
             )
         )
         problems.extend(_problems_of(order, outcomes[-1], axis))
+    if method == "dispatch":
+        problems.append(
+            ScheduleProblem(
+                "not_optimized",
+                "",
+                f"CP-SAT found no schedule within {data.settings.time_limit_seconds} s ({solution.status}); "
+                "this is the dispatching-rule schedule: feasible, not optimized. Allow more time to improve it.",
+            )
+        )
     weighted = sum(data.orders[oid].weight * t for oid, t in derived.tardiness.items())
     last_ends = [derived.ends[o.ops[-1].key] for o in data.orders.values() if o.ops]
     operations.sort(key=lambda o: (o.start_minute, o.work_center, o.machine, o.order, o.seq))
@@ -983,19 +1074,18 @@ def _run(
     not_later_than: Mapping[str, int] | None = None,
 ) -> Schedule:
     """data → horizon → variables → constraints → objective → solve → extract."""
-    horizon = _compute_horizon(data)
+    dispatched = _dispatch(data, fixed or {})
+    horizon = _compute_horizon(data, dispatched)
     model = cp_model.CpModel()
     v = _create_variables(model, data, horizon)
     _add_constraints(model, data, v)
     for oid, minute in (not_later_than or {}).items():
-        model.Add(v.completion(data.orders[oid]) <= minute)
+        model.add(v.completion(data.orders[oid]) <= minute)
     goals = _define_objectives(data, v)
-    dispatched = _dispatch(data, fixed or {})
     _add_hint(model, data, v, dispatched)
     solution = _solve(model, goals, data.settings)
     if solution.values is not None:
-        starts = {key: solution.values[var.Index()] for key, var in v.start.items()}
-        return _extract(data, starts, solution, "cp_sat")
+        return _extract(data, _starts_from_solution(v, solution.values), solution, "cp_sat")
     if solution.status == "INFEASIBLE":
         raise _explain_infeasible(data, horizon)
     # UNKNOWN: no solution within the time limit; the dispatching-rule schedule is feasible by construction.

@@ -1,0 +1,1 @@
+"""Benchmarks of the planning core, run by `orderpilot bench` (not timed tests)."""
