@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import re
@@ -12,7 +13,6 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import openai
 from langchain.agents import create_agent
 from langchain.agents.middleware import (
@@ -77,6 +77,21 @@ FAILURE_KEY = "orderpilot_failure"
 PLACEHOLDER_API_KEY = "not-needed"  # local OpenAI-compatible servers take any key; the client demands one
 
 Event = TokenEvent | ToolCallEvent | ToolResultEvent | FinalEvent
+
+
+def _transport_errors() -> tuple[type[Exception], ...]:
+    """The HTTP client's own errors (a connection dropped mid-stream is not wrapped by the openai client);
+    openai 3 ships on httpx2, earlier versions on httpx."""
+    found: list[type[Exception]] = []
+    for name in ("httpx2", "httpx"):
+        try:
+            found.append(importlib.import_module(name).HTTPError)
+        except (ImportError, AttributeError):
+            continue
+    return tuple(found)
+
+
+TRANSPORT_ERRORS = _transport_errors()
 
 
 class ModelEndpointError(Exception):
@@ -289,7 +304,7 @@ class ModelGuard(AgentMiddleware):
             raise ModelEndpointError("model_unreachable", str(exc.__cause__ or exc)[:200]) from exc
         except openai.APIStatusError as exc:
             raise ModelEndpointError("model_error", f"HTTP {exc.status_code}: {exc.message[:200]}") from exc
-        except (openai.APIError, httpx.HTTPError) as exc:
+        except (openai.APIError, *TRANSPORT_ERRORS) as exc:
             raise ModelEndpointError("model_error", str(exc)[:200]) from exc
         except (ValueError, TypeError, LookupError) as exc:
             # the client's parsing of a malformed body (bad JSON, no choices, wrong types) fails with these
