@@ -181,37 +181,50 @@ class StaleData(Exception):
         self.changed = changed
 
 
+def advance_versions(session: Session, expected: Mapping[str, int], written: Iterable[str]) -> dict[str, int]:
+    """Check that each domain of ``expected`` is still at its version and bump the ``written`` ones.
+
+    A written domain is bumped by a conditional UPDATE (of two writers computed on the same version only
+    one succeeds); a domain only read is locked for share on PostgreSQL, so it cannot move on before this
+    transaction ends. Domains are taken in one order, so concurrent transactions cannot deadlock. Raises
+    ``StaleData`` (the caller rolls back) if any domain moved on; returns the new versions of ``written``.
+    """
+    writes = set(written)
+    domains = sorted(writes | set(expected))
+    _ensure_domain_rows(session, domains)
+    share_lock = session.get_bind().dialect.name == "postgresql"
+    changed: dict[str, dict[str, int]] = {}
+    for domain in domains:
+        if domain in writes:
+            stmt = sa.update(DataVersion).where(DataVersion.domain == domain)  # type: ignore[arg-type]
+            if domain in expected:
+                stmt = stmt.where(DataVersion.version == expected[domain])  # type: ignore[arg-type]
+            stmt = stmt.values(version=DataVersion.version + 1).execution_options(synchronize_session=False)
+            moved = session.exec(stmt).rowcount != 1  # type: ignore[call-overload]
+        else:
+            read = select(DataVersion.version).where(DataVersion.domain == domain)
+            moved = (
+                session.exec(read.with_for_update(read=True) if share_lock else read).one()
+                != expected[domain]
+            )
+        if moved:
+            now = current_versions(session, [domain])[domain]
+            changed[domain] = {"proposed_on": int(expected.get(domain, 0)), "now": now}
+    if changed:
+        raise StaleData(changed)
+    return current_versions(session, writes)
+
+
 def bump_versions(
     session: Session, domains: Iterable[str], expected: Mapping[str, int] | None = None
 ) -> dict[str, int]:
     """Add one to each domain's version and return the new versions; every write path calls it.
 
-    With ``expected``, a domain is bumped only if its version is still the expected one (a conditional
-    UPDATE, so of two racing writers computed on the same version only one succeeds); otherwise
+    With ``expected``, a domain is bumped only if its version is still the expected one; otherwise
     ``StaleData`` is raised and the caller rolls back.
     """
-    wanted = sorted(set(domains))  # one lock order, so concurrent bumps cannot deadlock on PostgreSQL
-    _ensure_domain_rows(session, wanted)
-    changed: dict[str, dict[str, int]] = {}
-    for domain in wanted:
-        stmt = sa.update(DataVersion).where(DataVersion.domain == domain)  # type: ignore[arg-type]
-        if expected is not None and domain in expected:
-            stmt = stmt.where(DataVersion.version == expected[domain])  # type: ignore[arg-type]
-        stmt = stmt.values(version=DataVersion.version + 1).execution_options(synchronize_session=False)
-        if session.exec(stmt).rowcount != 1:  # type: ignore[call-overload]
-            now = current_versions(session, [domain])[domain]
-            changed[domain] = {"proposed_on": int((expected or {}).get(domain, 0)), "now": now}
-    if changed:
-        raise StaleData(changed)
-    return current_versions(session, wanted)
-
-
-def check_versions(session: Session, expected: Mapping[str, int]) -> None:
-    """Raise ``StaleData`` if any domain's version differs from ``expected``."""
-    now = current_versions(session, expected)
-    changed = {d: {"proposed_on": int(v), "now": now[d]} for d, v in expected.items() if now[d] != int(v)}
-    if changed:
-        raise StaleData(changed)
+    wanted = set(domains)
+    return advance_versions(session, {d: v for d, v in (expected or {}).items() if d in wanted}, wanted)
 
 
 # ---------------------------------------------------------------- audit log
@@ -459,9 +472,7 @@ def confirm(
                 return _detail(winner, now)
             raise _refuse_decided(winner)
         recorded = {d: int(v) for d, v in row.data_versions.items()}
-        written = set(spec.domains)
-        check_versions(session, {d: v for d, v in recorded.items() if d not in written})
-        new_versions = bump_versions(session, written, expected=recorded)
+        new_versions = advance_versions(session, recorded, spec.domains)
         result = to_jsonable_python(spec.apply(session, row, actor))
         session.exec(
             sa.update(Proposal)  # type: ignore[call-overload]
