@@ -1,4 +1,4 @@
-"""The FastAPI application: tools, proposals, health; built by ``create_app`` (nothing at import time)."""
+"""The FastAPI application: tools, proposals, the assistant, health; built by ``create_app`` (nothing at import time)."""
 
 from __future__ import annotations
 
@@ -54,6 +54,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(build_tool_router())
     app.include_router(proposal_router)
+    from api.chat import router as chat_router  # the assistant (imported here: it is the heaviest part)
+
+    app.include_router(chat_router)
 
     origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
     if origins:
