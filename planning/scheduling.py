@@ -140,6 +140,8 @@ class PhaseResult:
     value: int | None
     bound: int | None
     seconds: float
+    # The step's first solution: the dispatching rule's plan, or the previous step's best.
+    first_value: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -428,7 +430,7 @@ class _Variables:
     ops: dict[OpKey, _OpData] = field(default_factory=dict)
     work_start: dict[OpKey, cp_model.IntVar] = field(default_factory=dict)
     start_day: dict[OpKey, cp_model.IntVar] = field(default_factory=dict)  # work centers with a night gap
-    end_day: dict[OpKey, cp_model.IntVar] = field(default_factory=dict)  # same, operations that take time
+    end_day: dict[OpKey, cp_model.IntVar] = field(default_factory=dict)  # same
     interval: dict[OpKey, cp_model.IntervalVar] = field(default_factory=dict)
     ready: dict[str, cp_model.IntVar] = field(default_factory=dict)  # unrouted orders with sub-assemblies
     tardiness: dict[str, cp_model.IntVar] = field(default_factory=dict)
@@ -463,7 +465,9 @@ def _unrouted_ready(order: _OrderData) -> int:
 
 def _create_variables(model: cp_model.CpModel, data: _ProblemData, horizon: int) -> _Variables:
     v = _Variables()
-    last_day = horizon // data.axis.day_minutes + 1
+    day_minutes = data.axis.day_minutes
+    last_day = horizon // day_minutes + 1
+    latest_end = 0
     for order in data.orders.values():
         for op in order.ops:
             name = f"{op.key[0]}/{op.key[1]}@{op.work_center}"
@@ -471,18 +475,27 @@ def _create_variables(model: cp_model.CpModel, data: _ProblemData, horizon: int)
             if op.night_gap:
                 work_start = model.new_int_var(0, (last_day + 1) * op.window - 1, f"work_start[{name}]")
                 v.start_day[op.key] = model.new_int_var(0, last_day, f"start_day[{name}]")
-                if op.duration:
-                    v.end_day[op.key] = model.new_int_var(0, last_day + op.max_nights, f"end_day[{name}]")
+                v.end_day[op.key] = model.new_int_var(0, last_day + op.max_nights, f"end_day[{name}]")
+                latest_end = max(latest_end, (last_day + 1 + op.max_nights) * day_minutes)
             else:
                 work_start = model.new_int_var(0, horizon, f"work_start[{name}]")
+                latest_end = max(latest_end, horizon + op.duration)
             v.work_start[op.key] = work_start
             v.interval[op.key] = model.new_fixed_size_interval_var(work_start, op.duration, f"op[{name}]")
+    # Bounds loose enough for any completion: the last end, every lead time of a chain, the last release.
+    latest_completion = (
+        latest_end
+        + sum(o.lead_delay_minutes for o in data.orders.values())
+        + max((o.release_minute for o in data.orders.values()), default=0)
+        + 1
+    )
+    for oid, order in data.orders.items():
         if not order.ops and order.children:
-            v.ready[order.order.id] = model.new_int_var(0, horizon, f"ready[{order.order.id}]")
+            v.ready[oid] = model.new_int_var(0, latest_completion, f"ready[{oid}]")
         if order.due_end_minute is not None and data.settings.objective is ObjectiveMode.TARDINESS:
-            v.tardiness[order.order.id] = model.new_int_var(0, 2 * horizon, f"tardiness[{order.order.id}]")
+            overdue = max(0, -order.due_end_minute)  # due before today: late already
+            v.tardiness[oid] = model.new_int_var(0, latest_completion + overdue, f"tardiness[{oid}]")
     if v.ops:
-        latest_end = max((last_day + 1 + op.max_nights) * data.axis.day_minutes for op in v.ops.values())
         v.makespan = model.new_int_var(0, latest_end, "makespan")
     return v
 
@@ -649,8 +662,9 @@ def _solve(model: cp_model.CpModel, goals: list[_Goal], settings: ScheduleSettin
         seconds = clock.perf_counter() - phase_started
         if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             value = round(solver.objective_value)
+            first = round(recorder.first_value) if recorder.first_value is not None else None
             phases.append(
-                PhaseResult(goal.name, name, value, math.floor(solver.best_objective_bound), seconds)
+                PhaseResult(goal.name, name, value, math.floor(solver.best_objective_bound), seconds, first)
             )
             values = tuple(solver.response_proto.solution)
             if recorder.last_improvement_seconds is not None and (i == 0 or recorder.improved):
@@ -664,7 +678,7 @@ def _solve(model: cp_model.CpModel, goals: list[_Goal], settings: ScheduleSettin
             raise PlanningError(f"invalid scheduling model: {model.validate()}", {"status": name})
         if values is None:
             return _Solution(None, name, False, tuple(phases), clock.perf_counter() - started, 0.0)
-        proven = False  # later goal not even started: what we have is feasible, not proven
+        proven = False  # a later goal found nothing in its time: keep the earlier steps' solution
         break
     status_name = "OPTIMAL" if proven else "FEASIBLE"
     return _Solution(values, status_name, proven, tuple(phases), clock.perf_counter() - started, best_at)

@@ -183,6 +183,23 @@ def test_work_centers_with_different_hours():
     assert schedule.order("MO-1").binding is Binding.PROCESSING
 
 
+def test_long_operation_round_the_clock_and_a_due_date_long_past():
+    plant = Plant(
+        today=date(2026, 12, 14),
+        items={"X": Item("X", source=Source.MAKE, lead_time_days=3)},
+        work_centers={"OVEN": WorkCenter("OVEN", hours_per_day=D(24))},
+        routings={"X": Routing("X", (Operation(10, "OVEN", D(0), D(3000)),))},
+    )
+    # 3000 min on a 24 h work center (every day working, days start at 00:00): two days and 2 hours.
+    schedule = schedule_orders(plant, [ScheduleOrder("MO-1", "X", D(1), due=date(2026, 9, 1))], FAST)
+    (op,) = schedule.operations
+    assert (op.start, op.end) == (datetime(2026, 12, 14, 0, 0), datetime(2026, 12, 16, 2, 0))
+    outcome = schedule.order("MO-1")
+    assert outcome.completion_date == date(2026, 12, 19)  # finishes Wed 12-16, + 3 days of lead time
+    assert outcome.days_late == (date(2026, 12, 19) - date(2026, 9, 1)).days == 109
+    assert {p.kind for p in schedule.problems} == {"late", "due_in_past"}
+
+
 def test_priority_decides_who_is_late():
     plant = only_cnc(make_plant(today=date(2026, 12, 14)))
     # Two orders of 300 min due today, one machine open 480 min: whichever goes second ends at 600.
