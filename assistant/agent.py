@@ -33,6 +33,7 @@ from langchain_core.messages import (
     AnyMessage,
     BaseMessage,
     HumanMessage,
+    ToolCall,
     ToolMessage,
 )
 from langchain_core.tools import BaseTool
@@ -91,7 +92,7 @@ def _transport_errors() -> tuple[type[Exception], ...]:
     return tuple(found)
 
 
-TRANSPORT_ERRORS = _transport_errors()
+ENDPOINT_ERRORS: tuple[type[Exception], ...] = (openai.APIError, *_transport_errors())
 
 
 class ModelEndpointError(Exception):
@@ -287,10 +288,9 @@ def _valid_history(messages: Sequence[AnyMessage]) -> list[AnyMessage]:
 class ModelGuard(AgentMiddleware):
     """Endpoint failures end the turn with a typed error; unusable answers end it as a marked failure."""
 
-    def __init__(self, tool_names: set[str], base_url: str) -> None:
+    def __init__(self, tool_names: set[str]) -> None:
         super().__init__()
         self.tool_names = tool_names
-        self.base_url = base_url
 
     def wrap_model_call(
         self, request: ModelRequest, handler: Callable[[ModelRequest], ModelResponse]
@@ -304,7 +304,7 @@ class ModelGuard(AgentMiddleware):
             raise ModelEndpointError("model_unreachable", str(exc.__cause__ or exc)[:200]) from exc
         except openai.APIStatusError as exc:
             raise ModelEndpointError("model_error", f"HTTP {exc.status_code}: {exc.message[:200]}") from exc
-        except (openai.APIError, *TRANSPORT_ERRORS) as exc:
+        except ENDPOINT_ERRORS as exc:
             raise ModelEndpointError("model_error", str(exc)[:200]) from exc
         except (ValueError, TypeError, LookupError) as exc:
             # the client's parsing of a malformed body (bad JSON, no choices, wrong types) fails with these
@@ -332,7 +332,7 @@ def _current_turn(messages: Sequence[AnyMessage]) -> list[AnyMessage]:
     return list(messages)
 
 
-def _error_message(call: dict[str, Any], code: str, message: str) -> ToolMessage:
+def _error_message(call: ToolCall, code: str, message: str) -> ToolMessage:
     return ToolMessage(
         content=json.dumps(error_payload(code, message), ensure_ascii=False),
         tool_call_id=call["id"],
@@ -405,18 +405,17 @@ def build_agent(
     prompt: str,
     checkpointer: BaseCheckpointSaver[Any] | None,
     limits: AgentLimits,
-    base_url: str = "",
 ) -> Any:
     """The agent graph: the model, the tools, the guards and the per-question limits."""
     names = {t.name for t in tools}
-    middleware: list[AgentMiddleware] = [
+    middleware: list[AgentMiddleware[Any, Any, Any]] = [
         TurnModelCallLimit(run_limit=limits.model_calls, exit_behavior="end"),
         ToolCallLimitMiddleware(run_limit=limits.tool_calls, exit_behavior="continue"),
         ToolGuard(),
         ContextEditingMiddleware(
             edits=[ClearToolUsesEdit(trigger=CONTEXT_TRIGGER_TOKENS, keep=KEEP_TOOL_RESULTS)]
         ),
-        ModelGuard(names, base_url),  # innermost: it sees exactly what the endpoint did
+        ModelGuard(names),  # innermost: it sees exactly what the endpoint did
     ]
     return create_agent(model, tools, system_prompt=prompt, middleware=middleware, checkpointer=checkpointer)
 
@@ -475,8 +474,8 @@ def _records(turn: Sequence[BaseMessage]) -> tuple[list[ToolCallRecord], list[di
         for call in message.tool_calls:
             result = results.get(call["id"] or "")
             if result is None:
-                error = ErrorInfo(code="not_run", message="the turn ended before this call ran")
-                records.append(ToolCallRecord(name=call["name"], args=call["args"], ok=False, error=error))
+                missing = ErrorInfo(code="not_run", message="the turn ended before this call ran")
+                records.append(ToolCallRecord(name=call["name"], args=call["args"], ok=False, error=missing))
                 continue
             data, error = _tool_outcome(result)
             records.append(
@@ -532,7 +531,6 @@ class LLMBackend:
             prompt=system_prompt(language, today=today, user=actor.username, role=actor.role),
             checkpointer=checkpointer,
             limits=self.limits,
-            base_url=self.settings.llm_base_url,
         )
         # threads are per user: another user's thread id opens a different conversation
         config: dict[str, Any] = {

@@ -169,8 +169,8 @@ class OpenAIStub:
 
     @property
     def base_url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        port = self.server.server_address[1]
+        return f"http://127.0.0.1:{port}/v1"
 
     def __enter__(self) -> OpenAIStub:
         self.thread.start()
