@@ -1119,10 +1119,16 @@ def schedule_orders(
     than its ``release_date``, today and the completion of its sub-assembly orders. An item's
     ``lead_time_days`` is a fixed delay after its last operation; output ships on the working day it completes.
 
+    Operations that take no time are not scheduled. A work center of several machines is one cumulative
+    resource; ``machine`` in the result is assigned afterwards (always possible on a feasible schedule).
+
     Goals in order: priority-weighted tardiness (``priority_weight``), then makespan and total completion time
-    (``ObjectiveMode.MAKESPAN``: makespan only). FEASIBLE results are usable, ``proven_optimal`` is False.
-    Raises ``InvalidInputError`` / ``DataError`` for bad orders or plant data, ``InfeasibleError`` with the
-    orders or work centers concerned if no schedule exists.
+    (``ObjectiveMode.MAKESPAN``: makespan only). CP-SAT starts from the best of a few dispatching rules; FEASIBLE
+    results are usable, ``proven_optimal`` is then False (optimality is proven within the horizon of
+    ``_compute_horizon``). If CP-SAT finds nothing in the time limit, the dispatching-rule plan is returned
+    (``method == "dispatch"``, with a ``not_optimized`` problem record). Raises ``InvalidInputError`` /
+    ``DataError`` for bad orders or plant data, ``InfeasibleError`` naming the orders or work centers
+    concerned if no schedule exists.
     """
     data = _prepare_data(plant, orders, settings or ScheduleSettings())
     return _run(data)
