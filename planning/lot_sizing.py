@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 from planning.model import ONE, ZERO, Item
+
+# MRP nets in floats: quantities below this are rounding noise (results are reported to 6 decimals)
+EPSILON = 1e-7
 
 # Units counted in whole pieces: an order for 287.52 of them is rounded up to 288.
 COUNTABLE_UOMS = frozenset(
@@ -165,5 +169,28 @@ def make_lot_sizer(rule: LotSizingRule) -> Callable[[Decimal], tuple[Decimal, ..
             return ()
         qty = (net_qty / step).to_integral_value(rounding=ROUND_CEILING) * step
         return ((qty if qty > low else low),)
+
+    return sized
+
+
+def make_float_lot_sizer(rule: LotSizingRule) -> Callable[[float], list[float]]:
+    """``size_lots`` in floats for the MRP engine; a requirement within ``EPSILON`` of a step is not rounded up."""
+    step, low, cap = float(rule.step), float(rule.min_lot), float(rule.max_lot)
+
+    def one_lot(qty: float) -> float:
+        if step > 0:
+            qty = math.ceil((qty - EPSILON) / step) * step
+        return qty if qty > low else low
+
+    def sized(net_qty: float) -> list[float]:
+        if net_qty <= EPSILON:
+            return []
+        lots = []
+        if cap > 0:
+            while net_qty > cap + EPSILON:
+                lots.append(cap)
+                net_qty -= cap
+        lots.append(one_lot(net_qty))
+        return lots
 
     return sized

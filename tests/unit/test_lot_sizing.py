@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from planning.lot_sizing import LotSizingRule, is_countable, make_lot_sizer, size_lots
+from planning.lot_sizing import LotSizingRule, is_countable, make_float_lot_sizer, make_lot_sizer, size_lots
 from planning.model import Item
 
 
@@ -99,6 +100,8 @@ def test_lots_cover_the_requirement_and_obey_the_rule(net, low, multiple, cap, w
     rule = LotSizingRule(min_order_qty=low, order_multiple=multiple, max_order_qty=cap, whole_units=whole)
     lots = size_lots(net, rule)
     assert make_lot_sizer(rule)(net) == lots
+    # the MRP engine's float sizer gives the same lots
+    assert make_float_lot_sizer(rule)(float(net)) == pytest.approx([float(lot) for lot in lots], abs=1e-9)
     assert sum(lots) >= net
     step = rule.step
     for lot in lots:

@@ -14,6 +14,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from planning import mrp
 from planning.calendar import Calendar
 from planning.dataset import plant_from_dict
 from planning.errors import BomCycleError, InvalidInputError
@@ -24,7 +25,6 @@ from planning.mrp import (
     MrpOptions,
     MrpResult,
     PegKind,
-    compute_low_level_codes,
     consume_forecasts,
     replan_mrp,
     run_mrp,
@@ -597,20 +597,6 @@ def test_bom_cycle_raises_with_its_path():
     assert err.value.path == ["A", "B", "C", "A"]
 
 
-def test_low_level_codes_take_the_deepest_use(bike):
-    # SPOKE is used by WHEEL (level 1) only -> 2; a component used at levels 1 and 2 gets 2
-    assert compute_low_level_codes(bike) == {
-        "BIKE": 0,
-        "WHEEL": 1,
-        "FRAME": 1,
-        "SEAT": 1,
-        "SEAT-B": 0,
-        "RIM": 2,
-        "SPOKE": 2,
-        "TIRE": 2,
-    }
-
-
 def test_horizon_must_be_positive(bike):
     with pytest.raises(InvalidInputError):
         run_mrp(bike, 0)
@@ -801,3 +787,19 @@ def test_net_change_equals_a_regenerative_run(plant, extra, item, offset):
     assert quick.suggestions == full.suggestions
     assert quick.exceptions == full.exceptions
     assert quick.supply_uses == full.supply_uses
+
+
+def run_day_by_day(plant: Plant, horizon_days: int) -> MrpResult:
+    """The same run with the closed-form netting switched off: every item is netted day by day."""
+    engine = mrp._Engine(plant, horizon_days, MrpOptions(), vectorize=False)
+    reqs = engine.run(None, None)
+    return engine.result(mrp.RunMode.REGENERATIVE, frozenset(plant.items), None, reqs)
+
+
+@settings(max_examples=60, deadline=None)
+@given(plant=small_plants())
+def test_closed_form_netting_equals_day_by_day_netting(plant):
+    fast, slow = run_mrp(plant, HORIZON_DAYS), run_day_by_day(plant, HORIZON_DAYS)
+    assert fast.suggestions == slow.suggestions
+    assert fast.exceptions == slow.exceptions
+    assert fast.supply_uses == slow.supply_uses
