@@ -65,8 +65,13 @@ def on_hand(
     kinds: Iterable[str] = ("stock",),
     location_ids: Iterable[int] | None = None,
     include_customer_owned: bool = False,
+    owner_customer_id: int | None = None,
 ) -> dict[int, Decimal]:
-    """Quantity per item id held in locations of ``kinds`` (default: available stock), from the ledger."""
+    """Quantity per item id held in locations of ``kinds`` (default: available stock), from the ledger.
+
+    Our own stock only, unless ``include_customer_owned`` (ours and every customer's) or
+    ``owner_customer_id`` (that one customer's material only).
+    """
     kinds = tuple(kinds)
     loc_filter = Location.kind.in_(kinds)  # type: ignore[attr-defined]
     if location_ids is not None:
@@ -81,11 +86,20 @@ def on_hand(
         )
         if item_ids is not None:
             stmt = stmt.where(StockMove.item_id.in_(list(item_ids)))  # type: ignore[attr-defined]
-        if not include_customer_owned:
+        if owner_customer_id is not None:
+            stmt = stmt.where(StockMove.owner_customer_id == owner_customer_id)
+        elif not include_customer_owned:
             stmt = stmt.where(StockMove.owner_customer_id.is_(None))  # type: ignore[union-attr]
         for item_id, total in session.exec(stmt).all():
             result[item_id] += sign * Decimal(str(total or 0))
     return {k: v for k, v in result.items() if v != 0}
+
+
+def customer_owned_on_hand(
+    session: Session, customer_id: int, kinds: Iterable[str] = ("stock",)
+) -> dict[int, Decimal]:
+    """Material a customer supplied and still owns, per item id: usable only for that customer's orders."""
+    return on_hand(session, kinds=kinds, owner_customer_id=customer_id)
 
 
 def lock_items(session: Session, item_ids: Iterable[int]) -> None:
@@ -111,11 +125,14 @@ def post_move(
     reason: str = "",
     owner_customer_id: int | None = None,
     allow_negative: bool = False,
+    leave_at_unit_cost: bool = False,
 ) -> StockMove:
     """Append one move; refuses to take an internal location below zero unless ``allow_negative``.
 
     ``unit_cost`` values what enters our stock (a receipt at its price); what leaves it goes at the
-    moving-average cost, which is also recorded on the move (the cost an issue charges an order).
+    moving-average cost, which is also recorded on the move (the cost an issue charges an order), unless
+    ``leave_at_unit_cost``: a return to the vendor leaves at the price it came in at. Customer-owned
+    material (``owner_customer_id``) is checked against that customer's own quantity and carries no value.
     """
     if qty <= 0:
         raise StockError(f"move quantity must be positive, got {qty}", {"qty": str(qty)})
@@ -124,7 +141,7 @@ def post_move(
     if src.kind in INTERNAL_KINDS and not allow_negative:
         lock_items(session, [item_id])
         have = on_hand(session, [item_id], kinds=INTERNAL_KINDS, location_ids=[src.id or 0],
-                       include_customer_owned=owner_customer_id is not None).get(item_id, Decimal(0))
+                       owner_customer_id=owner_customer_id).get(item_id, Decimal(0))
         if have < qty:
             item = session.get(Item, item_id)
             code = item.code if item else str(item_id)
@@ -134,7 +151,7 @@ def post_move(
             )
     if owner_customer_id is None:
         unit_cost = revalue(session, item_id, qty, src.kind in INTERNAL_KINDS, dst.kind in INTERNAL_KINDS,
-                            unit_cost)
+                            unit_cost, leave_at_unit_cost)
     else:
         unit_cost = Decimal(0)  # customer-supplied material is not ours: it carries no value
     move = StockMove(
@@ -163,7 +180,7 @@ def moving_average_cost(session: Session, item_id: int) -> Decimal:
 
 
 def revalue(session: Session, item_id: int, qty: Decimal, from_internal: bool, to_internal: bool,
-            unit_cost: Decimal | None) -> Decimal:
+            unit_cost: Decimal | None, leave_at_unit_cost: bool = False) -> Decimal:
     """Update the moving average for a move and return the unit cost the move carries."""
     if from_internal == to_internal:
         return unit_cost if unit_cost is not None else moving_average_cost(session, item_id)
@@ -174,9 +191,9 @@ def revalue(session: Session, item_id: int, qty: Decimal, from_internal: bool, t
         row.qty = Decimal(row.qty) + qty
         row.value = Decimal(row.value) + qty * cost
     else:
-        cost = avg
+        cost = Decimal(unit_cost) if leave_at_unit_cost and unit_cost is not None else avg
         row.qty = Decimal(row.qty) - qty
-        row.value = Decimal(row.value) - qty * avg
+        row.value = Decimal(row.value) - qty * cost
     if row.qty > 0:
         row.avg_cost = (Decimal(row.value) / Decimal(row.qty)).quantize(Decimal("0.000001"))
     elif to_internal:

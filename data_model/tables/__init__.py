@@ -16,6 +16,8 @@ from data_model.tables.orders import (
 )
 from data_model.tables.partners import Customer, PriceList, Supplier
 from data_model.tables.production import CompletionReceipt, MaterialIssue, MaterialIssueLine, ReworkOrigin
+from data_model.tables.purchasing_docs import ReceiptNotice, ReceiptNoticeLine, SubcontractTerms
+from data_model.tables.quality import InspectionOrder
 from data_model.tables.resources import CalendarDay, Routing, RoutingOperation, WorkCenter
 from data_model.tables.system import ApiToken, AuditLog, DataVersion, Meta, Proposal, User
 
@@ -31,6 +33,7 @@ __all__ = [
     "Customer",
     "DataVersion",
     "Forecast",
+    "InspectionOrder",
     "Item",
     "ItemAlias",
     "ItemValuation",
@@ -48,6 +51,8 @@ __all__ = [
     "PurchaseOrder",
     "PurchaseOrderLine",
     "PurchaseRequisition",
+    "ReceiptNotice",
+    "ReceiptNoticeLine",
     "Reservation",
     "ReworkOrigin",
     "Routing",
@@ -55,6 +60,7 @@ __all__ = [
     "SalesOrder",
     "SalesOrderLine",
     "StockMove",
+    "SubcontractTerms",
     "Supplier",
     "Uom",
     "User",

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 00:41:54.560927
+Create Date: 2026-11-25 00:47:06.222869
 """
 from __future__ import annotations
 
@@ -236,6 +236,31 @@ def upgrade() -> None:
     with op.batch_alter_table('purchase_order', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_purchase_order_code'), ['code'], unique=True)
         batch_op.create_index(batch_op.f('ix_purchase_order_supplier_id'), ['supplier_id'], unique=False)
+
+    op.create_table('receipt_notice',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('source_type', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
+    sa.Column('source_ref', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('supplier_id', sa.Integer(), nullable=True),
+    sa.Column('customer_id', sa.Integer(), nullable=True),
+    sa.Column('receipt_date', sa.Date(), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('note', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+    sa.Column('actor', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('proposal_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.CheckConstraint("source_type IN ('purchase_order', 'subcontract_order', 'customer_material')", name=op.f('ck_receipt_notice_source_type')),
+    sa.CheckConstraint("status IN ('inspecting', 'done')", name=op.f('ck_receipt_notice_status')),
+    sa.ForeignKeyConstraint(['customer_id'], ['customer.id'], name=op.f('fk_receipt_notice_customer_id_customer')),
+    sa.ForeignKeyConstraint(['supplier_id'], ['supplier.id'], name=op.f('fk_receipt_notice_supplier_id_supplier')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_receipt_notice'))
+    )
+    with op.batch_alter_table('receipt_notice', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_receipt_notice_code'), ['code'], unique=True)
+        batch_op.create_index(batch_op.f('ix_receipt_notice_customer_id'), ['customer_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_receipt_notice_source_ref'), ['source_ref'], unique=False)
+        batch_op.create_index(batch_op.f('ix_receipt_notice_supplier_id'), ['supplier_id'], unique=False)
 
     op.create_table('sales_order',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -652,6 +677,38 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_production_order_component_production_order_id'), ['production_order_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_production_order_component_substitute_for_id'), ['substitute_for_id'], unique=False)
 
+    op.create_table('receipt_notice_line',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('receipt_notice_id', sa.Integer(), nullable=False),
+    sa.Column('line_no', sa.Integer(), nullable=False),
+    sa.Column('item_id', sa.Integer(), nullable=False),
+    sa.Column('qty', sa.Numeric(precision=20, scale=6), nullable=False),
+    sa.Column('unit_cost', sa.Numeric(precision=20, scale=6), nullable=False),
+    sa.Column('purchase_order_line_id', sa.Integer(), nullable=True),
+    sa.Column('production_order_id', sa.Integer(), nullable=True),
+    sa.Column('owner_customer_id', sa.Integer(), nullable=True),
+    sa.Column('to_location_id', sa.Integer(), nullable=False),
+    sa.Column('stock_move_id', sa.Integer(), nullable=True),
+    sa.CheckConstraint('qty > 0', name=op.f('ck_receipt_notice_line_qty_positive')),
+    sa.CheckConstraint('unit_cost >= 0', name=op.f('ck_receipt_notice_line_unit_cost_nonneg')),
+    sa.ForeignKeyConstraint(['item_id'], ['item.id'], name=op.f('fk_receipt_notice_line_item_id_item')),
+    sa.ForeignKeyConstraint(['owner_customer_id'], ['customer.id'], name=op.f('fk_receipt_notice_line_owner_customer_id_customer')),
+    sa.ForeignKeyConstraint(['production_order_id'], ['production_order.id'], name=op.f('fk_receipt_notice_line_production_order_id_production_order')),
+    sa.ForeignKeyConstraint(['purchase_order_line_id'], ['purchase_order_line.id'], name=op.f('fk_receipt_notice_line_purchase_order_line_id_purchase_order_line')),
+    sa.ForeignKeyConstraint(['receipt_notice_id'], ['receipt_notice.id'], name=op.f('fk_receipt_notice_line_receipt_notice_id_receipt_notice')),
+    sa.ForeignKeyConstraint(['stock_move_id'], ['stock_move.id'], name=op.f('fk_receipt_notice_line_stock_move_id_stock_move')),
+    sa.ForeignKeyConstraint(['to_location_id'], ['location.id'], name=op.f('fk_receipt_notice_line_to_location_id_location')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_receipt_notice_line'))
+    )
+    with op.batch_alter_table('receipt_notice_line', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_receipt_notice_line_item_id'), ['item_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_receipt_notice_line_owner_customer_id'), ['owner_customer_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_receipt_notice_line_production_order_id'), ['production_order_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_receipt_notice_line_purchase_order_line_id'), ['purchase_order_line_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_receipt_notice_line_receipt_notice_id'), ['receipt_notice_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_receipt_notice_line_stock_move_id'), ['stock_move_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_receipt_notice_line_to_location_id'), ['to_location_id'], unique=False)
+
     op.create_table('rework_origin',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('production_order_id', sa.Integer(), nullable=False),
@@ -667,6 +724,64 @@ def upgrade() -> None:
     with op.batch_alter_table('rework_origin', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_rework_origin_original_order_id'), ['original_order_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_rework_origin_production_order_id'), ['production_order_id'], unique=False)
+
+    op.create_table('subcontract_terms',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('production_order_id', sa.Integer(), nullable=False),
+    sa.Column('unit_fee', sa.Numeric(precision=20, scale=6), nullable=False),
+    sa.Column('price_source', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('location_id', sa.Integer(), nullable=True),
+    sa.CheckConstraint("price_source IN ('price_list', 'item_unit_cost', 'given')", name=op.f('ck_subcontract_terms_price_source')),
+    sa.CheckConstraint('unit_fee >= 0', name=op.f('ck_subcontract_terms_unit_fee_nonneg')),
+    sa.ForeignKeyConstraint(['location_id'], ['location.id'], name=op.f('fk_subcontract_terms_location_id_location')),
+    sa.ForeignKeyConstraint(['production_order_id'], ['production_order.id'], name=op.f('fk_subcontract_terms_production_order_id_production_order')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_subcontract_terms'))
+    )
+    with op.batch_alter_table('subcontract_terms', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_subcontract_terms_location_id'), ['location_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_subcontract_terms_production_order_id'), ['production_order_id'], unique=True)
+
+    op.create_table('inspection_order',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('source_type', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
+    sa.Column('source_ref', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('receipt_line_id', sa.Integer(), nullable=True),
+    sa.Column('item_id', sa.Integer(), nullable=False),
+    sa.Column('qty', sa.Numeric(precision=20, scale=6), nullable=False),
+    sa.Column('unit_cost', sa.Numeric(precision=20, scale=6), nullable=False),
+    sa.Column('location_id', sa.Integer(), nullable=False),
+    sa.Column('supplier_id', sa.Integer(), nullable=True),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('sampled_qty', sa.Numeric(precision=20, scale=6), nullable=False),
+    sa.Column('accepted_qty', sa.Numeric(precision=20, scale=6), nullable=False),
+    sa.Column('rejected_qty', sa.Numeric(precision=20, scale=6), nullable=False),
+    sa.Column('defect_reason', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+    sa.Column('disposition', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('inspection_date', sa.Date(), nullable=True),
+    sa.Column('inspected_by', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('proposal_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.CheckConstraint("disposition IN ('', 'return', 'scrap')", name=op.f('ck_inspection_order_disposition')),
+    sa.CheckConstraint("source_type IN ('purchase_order', 'subcontract_order', 'production_order')", name=op.f('ck_inspection_order_source_type')),
+    sa.CheckConstraint("status IN ('pending', 'done', 'cancelled')", name=op.f('ck_inspection_order_status')),
+    sa.CheckConstraint('accepted_qty >= 0 AND rejected_qty >= 0 AND accepted_qty + rejected_qty <= qty', name=op.f('ck_inspection_order_decided_range')),
+    sa.CheckConstraint('qty > 0', name=op.f('ck_inspection_order_qty_positive')),
+    sa.CheckConstraint('sampled_qty >= 0 AND sampled_qty <= qty', name=op.f('ck_inspection_order_sampled_range')),
+    sa.ForeignKeyConstraint(['item_id'], ['item.id'], name=op.f('fk_inspection_order_item_id_item')),
+    sa.ForeignKeyConstraint(['location_id'], ['location.id'], name=op.f('fk_inspection_order_location_id_location')),
+    sa.ForeignKeyConstraint(['receipt_line_id'], ['receipt_notice_line.id'], name=op.f('fk_inspection_order_receipt_line_id_receipt_notice_line')),
+    sa.ForeignKeyConstraint(['supplier_id'], ['supplier.id'], name=op.f('fk_inspection_order_supplier_id_supplier')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_inspection_order'))
+    )
+    with op.batch_alter_table('inspection_order', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_inspection_order_code'), ['code'], unique=True)
+        batch_op.create_index(batch_op.f('ix_inspection_order_item_id'), ['item_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_inspection_order_location_id'), ['location_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_inspection_order_receipt_line_id'), ['receipt_line_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_inspection_order_source_ref'), ['source_ref'], unique=False)
+        batch_op.create_index(batch_op.f('ix_inspection_order_status'), ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_inspection_order_supplier_id'), ['supplier_id'], unique=False)
 
     op.create_table('material_issue_line',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -715,11 +830,36 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_material_issue_line_component_id'))
 
     op.drop_table('material_issue_line')
+    with op.batch_alter_table('inspection_order', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_inspection_order_supplier_id'))
+        batch_op.drop_index(batch_op.f('ix_inspection_order_status'))
+        batch_op.drop_index(batch_op.f('ix_inspection_order_source_ref'))
+        batch_op.drop_index(batch_op.f('ix_inspection_order_receipt_line_id'))
+        batch_op.drop_index(batch_op.f('ix_inspection_order_location_id'))
+        batch_op.drop_index(batch_op.f('ix_inspection_order_item_id'))
+        batch_op.drop_index(batch_op.f('ix_inspection_order_code'))
+
+    op.drop_table('inspection_order')
+    with op.batch_alter_table('subcontract_terms', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_subcontract_terms_production_order_id'))
+        batch_op.drop_index(batch_op.f('ix_subcontract_terms_location_id'))
+
+    op.drop_table('subcontract_terms')
     with op.batch_alter_table('rework_origin', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_rework_origin_production_order_id'))
         batch_op.drop_index(batch_op.f('ix_rework_origin_original_order_id'))
 
     op.drop_table('rework_origin')
+    with op.batch_alter_table('receipt_notice_line', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_receipt_notice_line_to_location_id'))
+        batch_op.drop_index(batch_op.f('ix_receipt_notice_line_stock_move_id'))
+        batch_op.drop_index(batch_op.f('ix_receipt_notice_line_receipt_notice_id'))
+        batch_op.drop_index(batch_op.f('ix_receipt_notice_line_purchase_order_line_id'))
+        batch_op.drop_index(batch_op.f('ix_receipt_notice_line_production_order_id'))
+        batch_op.drop_index(batch_op.f('ix_receipt_notice_line_owner_customer_id'))
+        batch_op.drop_index(batch_op.f('ix_receipt_notice_line_item_id'))
+
+    op.drop_table('receipt_notice_line')
     with op.batch_alter_table('production_order_component', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_production_order_component_substitute_for_id'))
         batch_op.drop_index(batch_op.f('ix_production_order_component_production_order_id'))
@@ -833,6 +973,13 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_sales_order_code'))
 
     op.drop_table('sales_order')
+    with op.batch_alter_table('receipt_notice', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_receipt_notice_supplier_id'))
+        batch_op.drop_index(batch_op.f('ix_receipt_notice_source_ref'))
+        batch_op.drop_index(batch_op.f('ix_receipt_notice_customer_id'))
+        batch_op.drop_index(batch_op.f('ix_receipt_notice_code'))
+
+    op.drop_table('receipt_notice')
     with op.batch_alter_table('purchase_order', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_purchase_order_supplier_id'))
         batch_op.drop_index(batch_op.f('ix_purchase_order_code'))
