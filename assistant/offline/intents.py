@@ -1,0 +1,1006 @@
+"""The intent registry: each supported question type is declared once, with its slots, tools and wording.
+
+A new capability is one ``@intent(...)`` function here plus its paraphrases in data/train.yaml: the name,
+the slots it needs, the tools it calls (when one is not installed, the answer says the capability is not
+available yet) and a handler that builds the tool calls and renders the facts in Chinese or English.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from assistant.backend import TurnLog
+from assistant.offline.entities import MAX_CANDIDATES, Candidate, EntityIndex
+from assistant.offline.knowledge import KnowledgeBase
+from assistant.offline.render import (
+    Language,
+    bullet_list,
+    day,
+    describe,
+    first_value,
+    join,
+    more,
+    num_arg,
+    qty,
+    tr,
+)
+from tools.registry import load_all
+
+SLOT_NAMES = ("item", "qty", "date", "order", "customer", "proposal", "use_substitutes")
+ORDER_KINDS_PRODUCTION = ("MO", "SC")
+
+
+@dataclass(frozen=True)
+class Slots:
+    """What a question says: the values the intents need (None when not said)."""
+
+    item: str | None = None
+    qty: Decimal | None = None
+    date: date | None = None
+    order: str | None = None
+    order_kind: str | None = None
+    customer: str | None = None
+    proposal: str | None = None
+    use_substitutes: bool | None = None
+    item_phrase: str = ""
+    candidates: tuple[Candidate, ...] = ()
+
+    def merged(self, newer: Slots) -> Slots:
+        """These slots with every value ``newer`` says replacing the old one (a follow-up question)."""
+        values = {
+            name: getattr(newer, name)
+            for name in (*SLOT_NAMES, "order_kind")
+            if getattr(newer, name) is not None
+        }
+        if newer.item is not None or newer.candidates:
+            values |= {"item_phrase": newer.item_phrase, "candidates": newer.candidates, "item": newer.item}
+        return replace(self, **values)
+
+
+@dataclass
+class Turn:
+    """One question being answered: its language, the clock, the name index and the tool-call log."""
+
+    lang: Language
+    today: date
+    index: EntityIndex
+    log: TurnLog
+    knowledge: KnowledgeBase
+    question: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def call(self, name: str, args: dict[str, Any]) -> dict[str, Any]:
+        return self.log.call(name, args)
+
+    def t(self, zh: str, en: str) -> str:
+        return tr(self.lang, zh, en)
+
+    def item(self, code: str) -> str:
+        """An item code with its name: DSK-1200 办公桌1200 / DSK-1200 (办公桌1200)."""
+        found = self.index.item(code)
+        if found is None or not found.name or found.name == code:
+            return code
+        return self.t(f"{code} {found.name}", f"{code} ({found.name})")
+
+    def uom(self, code: str) -> str:
+        found = self.index.item(code)
+        return found.uom if found else ""
+
+    def customer(self, code: str) -> str:
+        found = self.index.catalog.customer_by_code.get(code)
+        if found is None or not found.name:
+            return code
+        return self.t(f"{code} {found.name}", f"{code} ({found.name})")
+
+
+Handler = Callable[[Turn, Slots], str]
+# For an intent that can answer loose words itself (a search): (turn, words, index candidates) ->
+# (answer, candidates offered to pick from).
+LooseItemHandler = Callable[[Turn, str, tuple[Candidate, ...]], tuple[str, tuple[Candidate, ...]]]
+
+
+@dataclass(frozen=True)
+class IntentSpec:
+    """A question type: the slots it needs, the tools it uses, and the handler that calls and renders."""
+
+    name: str
+    tools: tuple[str, ...]
+    required: tuple[str, ...]
+    handler: Handler
+    capability_zh: str
+    capability_en: str
+    optional: tuple[str, ...] = ()
+    order_kinds: tuple[str, ...] = ()
+    inherit: tuple[str, ...] = ()
+    writes: bool = False
+    on_loose_item: LooseItemHandler | None = None
+
+    def missing_tools(self) -> list[str]:
+        registry = load_all()
+        return [t for t in self.tools if t not in registry]
+
+    def uses(self, slot: str) -> bool:
+        return slot in self.required or slot in self.optional
+
+
+INTENTS: dict[str, IntentSpec] = {}
+
+
+def intent(
+    name: str,
+    *,
+    tools: tuple[str, ...] = (),
+    required: tuple[str, ...] = (),
+    optional: tuple[str, ...] = (),
+    capability: tuple[str, str] = ("", ""),
+    order_kinds: tuple[str, ...] = (),
+    inherit: tuple[str, ...] = (),
+    writes: bool = False,
+    on_loose_item: LooseItemHandler | None = None,
+) -> Callable[[Handler], Handler]:
+    """Declare an intent; ``capability`` is its (zh, en) line in the list of what can be answered."""
+
+    def register(fn: Handler) -> Handler:
+        if name in INTENTS:
+            raise TypeError(f"intent {name} is declared twice")
+        INTENTS[name] = IntentSpec(
+            name=name,
+            tools=tools,
+            required=required,
+            optional=optional,
+            handler=fn,
+            capability_zh=capability[0],
+            capability_en=capability[1],
+            order_kinds=order_kinds,
+            inherit=inherit,
+            writes=writes,
+            on_loose_item=on_loose_item,
+        )
+        return fn
+
+    return register
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+def failed(turn: Turn, name: str, output: dict[str, Any]) -> str | None:
+    """The answer when a tool call failed (its own message, nothing invented), else None."""
+    error = output.get("error") if isinstance(output, dict) else None
+    if not isinstance(error, dict):
+        return None
+    code, message = str(error.get("code", "")), str(error.get("message", ""))
+    suggestions = (error.get("details") or {}).get("suggestions") or []
+    hint = ""
+    if suggestions:
+        hint = turn.t(f" 你是不是指：{'、'.join(suggestions)}？", f" Did you mean {', '.join(suggestions)}?")
+    if code == "not_found":
+        return turn.t(f"没有找到：{message}。", f"Not found: {message}.") + hint
+    return (
+        turn.t(f"{name} 没能完成（{code}）：{message}。", f"{name} could not answer ({code}): {message}.")
+        + hint
+    )
+
+
+def proposal_note(turn: Turn, proposal_id: str) -> str:
+    return turn.t(
+        f"这只是提案 {proposal_id}，状态为待确认（pending），任何数据都还没有改动。需要有权限的人在「提案」页面，"
+        f"或用命令 `orderpilot proposals confirm {proposal_id}` 确认后才会生效；我不能替你确认。",
+        f"This is only proposal {proposal_id}, status pending: nothing has changed yet. It takes effect when a "
+        f"person allowed to approve it confirms it in the Proposals view or with "
+        f"`orderpilot proposals confirm {proposal_id}`; I cannot confirm it for you.",
+    )
+
+
+def _order_args(slots: Slots) -> dict[str, Any]:
+    key = "sales_order" if slots.order_kind == "SO" else "production_order"
+    return {key: slots.order}
+
+
+# ------------------------------------------------------------------------------------------------ intents
+
+
+@intent(
+    "promise_order",
+    tools=("promise_order",),
+    required=("item", "qty", "date"),
+    capability=(
+        "能不能接单 / 交期承诺（物料、数量、日期）",
+        "order promising: can we accept an item, qty, date",
+    ),
+)
+def promise(turn: Turn, slots: Slots) -> str:
+    assert slots.item and slots.qty is not None and slots.date is not None
+    out = turn.call(
+        "promise_order", {"item": slots.item, "qty": num_arg(slots.qty), "due_date": slots.date.isoformat()}
+    )
+    if (msg := failed(turn, "promise_order", out)) is not None:
+        return msg
+    unit = turn.uom(slots.item)
+    head = turn.t(
+        f"{turn.item(slots.item)}，{qty(slots.qty)} {unit}，要求 {slots.date.isoformat()} 交货：",
+        f"{turn.item(slots.item)}, {qty(slots.qty)} {unit} due {slots.date.isoformat()}: ",
+    )
+    promises = out.get("promise") or []
+    parts = [turn.t(f"{day(p.get('date'))} 交 {qty(p.get('qty'))}", f"{qty(p.get('qty'))} on {day(p.get('date'))}")
+             for p in promises]  # fmt: skip
+    if out.get("on_time"):
+        verdict = turn.t("可以按期交付。", "yes, it can ship on time.")
+    else:
+        verdict = turn.t("不能全部按期交付。", "no, not all of it by that date.")
+    lines = [head + verdict]
+    if parts:
+        lines.append(turn.t("承诺：", "Promise: ") + join(turn.lang, parts) + turn.t("。", "."))
+    if out.get("earliest_full_date"):
+        lines.append(turn.t(f"全部交齐最早 {day(out['earliest_full_date'])}。",
+                            f"Earliest date for the full quantity: {day(out['earliest_full_date'])}."))  # fmt: skip
+    constraints = out.get("binding_constraints") or []
+    if constraints:
+        lines.append(
+            turn.t("约束：", "Binding constraints: ") + join(turn.lang, map(describe, constraints[:8]))
+        )
+    impacts = out.get("impacts") or []
+    if impacts:
+        lines.append(
+            turn.t("会受影响的订单：", "Orders that would slip: ")
+            + join(turn.lang, map(describe, impacts[:8]))
+        )
+    lines.append(
+        turn.t(
+            "（这只是评估，接单本身要另行确认。）",
+            "(This is an assessment; accepting the order is a separate, confirmed step.)",
+        )
+    )
+    return "\n".join(lines)
+
+
+@intent(
+    "check_kitting",
+    tools=("check_kitting",),
+    required=("item",),
+    optional=("qty", "use_substitutes"),
+    capability=(
+        "齐套：现有库存能做多少（可含替代料）",
+        "kitting: how many can we build from stock (substitutes optional)",
+    ),
+)
+def kitting(turn: Turn, slots: Slots) -> str:
+    assert slots.item
+    args: dict[str, Any] = {"item": slots.item, "use_substitutes": bool(slots.use_substitutes)}
+    if slots.qty is not None:
+        args["qty"] = num_arg(slots.qty)
+    out = turn.call("check_kitting", args)
+    if (msg := failed(turn, "check_kitting", out)) is not None:
+        return msg
+    code = out.get("item", slots.item)
+    unit = turn.uom(code)
+    subs = (
+        turn.t("（已考虑替代料）", " (substitutes allowed)")
+        if slots.use_substitutes
+        else turn.t("（未用替代料）", " (no substitutes)")
+    )
+    lines = [
+        turn.t(
+            f"{turn.item(code)}：按现有库存还能再做 {qty(out.get('buildable_qty'))} {unit}{subs}；"
+            f"成品现有库存 {qty(out.get('on_hand'))}（不计入）。",
+            f"{turn.item(code)}: {qty(out.get('buildable_qty'))} {unit} more can be built from stock now{subs}; "
+            f"{qty(out.get('on_hand'))} already on hand (not counted).",
+        )
+    ]
+    limiting = out.get("limiting_items") or []
+    if limiting:
+        lines.append(turn.t("限制物料：", "Limiting items: ") + ", ".join(turn.item(c) for c in limiting))
+    shortages = out.get("shortages") or []
+    if slots.qty is not None:
+        if shortages:
+            lines.append(
+                turn.t(f"要做 {qty(slots.qty)}，缺这些料：", f"To build {qty(slots.qty)}, these are short:")
+            )
+            lines.append(
+                bullet_list([_shortage_line(turn, s) for s in shortages])
+                + more(turn.lang, len(shortages), 12)
+            )
+        else:
+            lines.append(
+                turn.t(f"做 {qty(slots.qty)} 的料是齐的。", f"All material for {qty(slots.qty)} is there.")
+            )
+    return "\n".join(lines)
+
+
+def _shortage_line(turn: Turn, s: dict[str, Any]) -> str:
+    text = turn.t(
+        f"{turn.item(s.get('item', ''))}：需要 {qty(s.get('required'))}，可用 {qty(s.get('available'))}，"
+        f"缺 {qty(s.get('short'))}",
+        f"{turn.item(s.get('item', ''))}: required {qty(s.get('required'))}, available {qty(s.get('available'))}, "
+        f"short {qty(s.get('short'))}",
+    )
+    receipts = s.get("expected_receipts") or []
+    if receipts:
+        text += turn.t("；预计到货：", "; expected receipts: ") + ", ".join(describe(r) for r in receipts[:4])
+    return text
+
+
+@intent(
+    "analyze_shortages",
+    tools=("analyze_shortages",),
+    required=("order",),
+    optional=("use_substitutes",),
+    order_kinds=("SO", "MO", "SC"),
+    capability=("订单缺料分析（销售单或生产单）", "shortages of a sales or production order"),
+)
+def shortages(turn: Turn, slots: Slots) -> str:
+    out = turn.call("analyze_shortages", _order_args(slots))
+    if (msg := failed(turn, "analyze_shortages", out)) is not None:
+        return msg
+    items = out.get("shortages") or []
+    if not items:
+        return turn.t(f"{slots.order} 没有缺料。", f"{slots.order} has no shortages.")
+    return "\n".join(
+        [
+            turn.t(
+                f"{slots.order} 缺料 {len(items)} 项：", f"{slots.order} is short of {len(items)} item(s):"
+            ),
+            bullet_list([_shortage_line(turn, s) for s in items], 20) + more(turn.lang, len(items), 20),
+            turn.t(
+                "需要的话可以说“把这些缺料做成请购单”。",
+                "Say “draft purchase requests for these” to propose buying them.",
+            ),
+        ]
+    )
+
+
+@intent(
+    "draft_purchase_requests",
+    tools=("analyze_shortages", "propose_purchase_requests"),
+    required=("order",),
+    order_kinds=("SO", "MO", "SC"),
+    inherit=("order",),
+    writes=True,
+    capability=(
+        "把订单缺料起草成请购提案（需人工确认）",
+        "draft purchase requests for an order's shortages (a proposal)",
+    ),
+)
+def draft_from_shortages(turn: Turn, slots: Slots) -> str:
+    out = turn.call("analyze_shortages", _order_args(slots))
+    if (msg := failed(turn, "analyze_shortages", out)) is not None:
+        return msg
+    items = [s for s in out.get("shortages") or [] if _positive(s.get("short"))]
+    if not items:
+        return turn.t(
+            f"{slots.order} 没有缺料，不需要请购。", f"{slots.order} has no shortages: nothing to request."
+        )
+    buy = [
+        s
+        for s in items
+        if (turn.index.item(s["item"]) is None or turn.index.item(s["item"]).source != "make")
+    ]  # type: ignore[union-attr]
+    made = [s["item"] for s in items if s not in buy]
+    note_made = (
+        turn.t(
+            f"自制件不请购（要做生产单）：{'、'.join(made)}。",
+            f"Make items are not purchased (they need production orders): {', '.join(made)}.",
+        )
+        if made
+        else ""
+    )
+    if not buy:
+        return (
+            turn.t(
+                f"{slots.order} 的缺料都是自制件，没有可请购的料。",
+                f"All shortages of {slots.order} are make items; nothing to buy.",
+            )
+            + " "
+            + note_made
+        )
+    need = _need_date(turn, slots)
+    lines_in = []
+    for s in buy:
+        when = first_value(s, ("need_date", "required_date", "due_date", "date")) or need.isoformat()
+        lines_in.append({"item": s["item"], "qty": s["short"], "need_date": str(when)})
+    prop = turn.call(
+        "propose_purchase_requests", {"lines": lines_in, "source_ref": f"{slots.order} shortage"}
+    )
+    if (msg := failed(turn, "propose_purchase_requests", prop)) is not None:
+        return msg
+    return _render_purchase_proposal(turn, prop, note_made)
+
+
+def _positive(value: Any) -> bool:
+    try:
+        return Decimal(str(value)) > 0
+    except ArithmeticError:
+        return False
+
+
+def _need_date(turn: Turn, slots: Slots) -> date:
+    """When the order needs its material: a sales order's earliest open line, a production order's start."""
+    if slots.order_kind == "SO" and "get_sales_order" in load_all():
+        so = turn.call("get_sales_order", {"order": slots.order})
+        dates = [ln.get("requested_date") for ln in so.get("lines") or [] if _positive(ln.get("open_qty"))]
+        if dates:
+            return max(date.fromisoformat(min(dates)), turn.today)
+    if slots.order_kind in ORDER_KINDS_PRODUCTION and "list_production_orders" in load_all():
+        found = _find_production_order(turn, slots.order or "")
+        if found is not None:
+            start = found.get("start_date") or found.get("due_date")
+            if start:
+                return max(date.fromisoformat(start), turn.today)
+    return turn.today
+
+
+def _render_purchase_proposal(turn: Turn, prop: dict[str, Any], extra: str = "") -> str:
+    reqs = prop.get("requisitions") or []
+    lines = [
+        turn.t(
+            f"已起草请购提案 {prop.get('proposal_id')}，共 {len(reqs)} 行，估算金额 {qty(prop.get('total_amount'))}：",
+            f"Drafted purchase-request proposal {prop.get('proposal_id')}: {len(reqs)} line(s), "
+            f"estimated {qty(prop.get('total_amount'))}:",
+        ),
+        bullet_list(
+            [
+                turn.t(
+                    f"{turn.item(r.get('item', ''))} {qty(r.get('qty'))} {r.get('uom', '')}，需求日 {day(r.get('need_date'))}"
+                    + (f"，供应商 {r['supplier']}" if r.get("supplier") else "")
+                    + f"，单价 {qty(r.get('unit_price'))}",
+                    f"{turn.item(r.get('item', ''))} {qty(r.get('qty'))} {r.get('uom', '')} needed {day(r.get('need_date'))}"
+                    + (f" from {r['supplier']}" if r.get("supplier") else "")
+                    + f" at {qty(r.get('unit_price'))}",
+                )
+                for r in reqs
+            ],
+            20,
+        )
+        + more(turn.lang, len(reqs), 20),
+    ]
+    if extra:
+        lines.append(extra)
+    lines.append(proposal_note(turn, str(prop.get("proposal_id"))))
+    return "\n".join(lines)
+
+
+@intent(
+    "request_purchase",
+    tools=("propose_purchase_requests",),
+    required=("item", "qty", "date"),
+    writes=True,
+    capability=(
+        "起草一张请购提案（物料、数量、需求日，需人工确认）",
+        "draft a purchase request for an item, qty, need date (a proposal)",
+    ),
+)
+def request_purchase(turn: Turn, slots: Slots) -> str:
+    assert slots.item and slots.qty is not None and slots.date is not None
+    prop = turn.call(
+        "propose_purchase_requests",
+        {"lines": [{"item": slots.item, "qty": num_arg(slots.qty), "need_date": slots.date.isoformat()}]},
+    )
+    if (msg := failed(turn, "propose_purchase_requests", prop)) is not None:
+        return msg
+    return _render_purchase_proposal(turn, prop)
+
+
+@intent(
+    "order_status",
+    tools=("get_sales_order",),
+    required=("order",),
+    order_kinds=("SO", "MO", "SC", "PO"),
+    capability=(
+        "订单进度与交期（销售单、生产单、采购单）",
+        "order status and ship dates (sales, production, purchase orders)",
+    ),
+)
+def order_status(turn: Turn, slots: Slots) -> str:
+    if slots.order_kind in ORDER_KINDS_PRODUCTION:
+        return _production_status(turn, slots.order or "")
+    if slots.order_kind == "PO":
+        return _purchase_status(turn, slots.order or "")
+    out = turn.call("get_sales_order", {"order": slots.order})
+    if (msg := failed(turn, "get_sales_order", out)) is not None:
+        return msg
+    lines = [
+        turn.t(
+            f"{out.get('code')}（客户 {turn.customer(out.get('customer', ''))}，状态 {out.get('status')}，"
+            f"优先级 {out.get('priority')}），未发合计 {qty(out.get('open_qty'))}：",
+            f"{out.get('code')} (customer {turn.customer(out.get('customer', ''))}, status {out.get('status')}, "
+            f"priority {out.get('priority')}), {qty(out.get('open_qty'))} still to ship:",
+        )
+    ]
+    rows = []
+    for ln in out.get("lines") or []:
+        late = (
+            ln.get("line_status") != "shipped"
+            and ln.get("requested_date")
+            and (date.fromisoformat(ln.get("promised_date") or ln["requested_date"]) < turn.today)
+        )
+        rows.append(
+            turn.t(
+                f"第 {ln.get('line_no')} 行 {turn.item(ln.get('item', ''))}：数量 {qty(ln.get('qty'))} {ln.get('uom', '')}，"
+                f"已发 {qty(ln.get('shipped_qty'))}，未发 {qty(ln.get('open_qty'))}，要求 {day(ln.get('requested_date'))}，"
+                f"承诺 {day(ln.get('promised_date'))}" + ("，已逾期" if late else ""),
+                f"line {ln.get('line_no')} {turn.item(ln.get('item', ''))}: qty {qty(ln.get('qty'))} {ln.get('uom', '')}, "
+                f"shipped {qty(ln.get('shipped_qty'))}, open {qty(ln.get('open_qty'))}, requested {day(ln.get('requested_date'))}, "
+                f"promised {day(ln.get('promised_date'))}" + (", overdue" if late else ""),
+            )
+        )
+    lines.append(bullet_list(rows, 30))
+    if "estimate_delivery_date" in load_all():
+        est = turn.call("estimate_delivery_date", {"order": slots.order})
+        if failed(turn, "estimate_delivery_date", est) is None:
+            lines.append(turn.t("预计交付：", "Estimated delivery: ") + describe(est))
+    elif _positive(out.get("open_qty")):
+        lines.append(
+            turn.t(
+                "（按当前计划估算发货日期的功能还没有上线，以上是订单上的要求和承诺日期。）",
+                "(Estimating the ship date from the current plan is not available yet; these are the order's requested and promised dates.)",
+            )
+        )
+    return "\n".join(lines)
+
+
+def _find_production_order(turn: Turn, code: str) -> dict[str, Any] | None:
+    offset = 0
+    while True:
+        out = turn.call("list_production_orders", {"limit": 500, "offset": offset})
+        if failed(turn, "list_production_orders", out) is not None:
+            return None
+        for row in out.get("orders") or []:
+            if str(row.get("code", "")).upper() == code.upper():
+                return row
+        offset += 500
+        if offset >= int(out.get("total") or 0):
+            return None
+
+
+def _production_status(turn: Turn, code: str) -> str:
+    if "list_production_orders" not in load_all():
+        return not_available(turn, INTENTS["order_status"], ["list_production_orders"])
+    row = _find_production_order(turn, code)
+    if row is None:
+        return turn.t(f"没有找到生产单 {code}。", f"Production order {code} not found.")
+    text = turn.t(
+        f"{row.get('code')}（{turn.item(row.get('item', ''))}，{row.get('kind')}，状态 {row.get('status')}）："
+        f"数量 {qty(row.get('qty'))}，已完工 {qty(row.get('completed_qty'))}，未完工 {qty(row.get('open_qty'))}，"
+        f"开工 {day(row.get('start_date'))}，到期 {day(row.get('due_date'))}",
+        f"{row.get('code')} ({turn.item(row.get('item', ''))}, {row.get('kind')}, status {row.get('status')}): "
+        f"qty {qty(row.get('qty'))}, completed {qty(row.get('completed_qty'))}, open {qty(row.get('open_qty'))}, "
+        f"start {day(row.get('start_date'))}, due {day(row.get('due_date'))}",
+    )
+    if row.get("sales_order"):
+        text += turn.t(f"，对应销售订单 {row['sales_order']}", f", for sales order {row['sales_order']}")
+    if row.get("supplier"):
+        text += turn.t(f"，外协厂 {row['supplier']}", f", subcontractor {row['supplier']}")
+    return text + turn.t("。", ".")
+
+
+def _purchase_status(turn: Turn, code: str) -> str:
+    if "list_purchase_orders" not in load_all():
+        return not_available(turn, INTENTS["order_status"], ["list_purchase_orders"])
+    out = turn.call("list_purchase_orders", {"limit": 500})
+    if (msg := failed(turn, "list_purchase_orders", out)) is not None:
+        return msg
+    found = [o for o in out.get("orders") or [] if str(o.get("code", "")).upper() == code.upper()]
+    if not found:
+        return turn.t(f"没有找到采购单 {code}。", f"Purchase order {code} not found.")
+    po = found[0]
+    rows = [
+        turn.t(
+            f"{turn.item(ln.get('item', ''))}：订购 {qty(ln.get('qty'))}，已收 {qty(ln.get('received_qty'))}，"
+            f"未收 {qty(ln.get('open_qty'))}，到货期 {day(ln.get('due_date'))}",
+            f"{turn.item(ln.get('item', ''))}: ordered {qty(ln.get('qty'))}, received {qty(ln.get('received_qty'))}, "
+            f"open {qty(ln.get('open_qty'))}, due {day(ln.get('due_date'))}",
+        )
+        for ln in po.get("lines") or []
+    ]
+    return "\n".join(
+        [
+            turn.t(
+                f"{po.get('code')}（供应商 {po.get('supplier')} {po.get('supplier_name', '')}，状态 {po.get('status')}）：",
+                f"{po.get('code')} (supplier {po.get('supplier')} {po.get('supplier_name', '')}, status {po.get('status')}):",
+            ),
+            bullet_list(rows, 20),
+        ]
+    )
+
+
+@intent(
+    "explode_bom",
+    tools=("explode_bom",),
+    required=("item",),
+    optional=("qty",),
+    capability=("BOM 展开（多级用量）", "BOM explosion (gross quantities, all levels)"),
+)
+def explode(turn: Turn, slots: Slots) -> str:
+    assert slots.item
+    args: dict[str, Any] = {"item": slots.item}
+    if slots.qty is not None:
+        args["qty"] = num_arg(slots.qty)
+    out = turn.call("explode_bom", args)
+    if (msg := failed(turn, "explode_bom", out)) is not None:
+        return msg
+    lines_out = out.get("lines") or []
+    rows = [f"{'  ' * max(int(ln.get('level', 1)) - 1, 0)}L{ln.get('level')} {turn.item(ln.get('item', ''))} {qty(ln.get('qty'))}"
+            for ln in lines_out]  # fmt: skip
+    totals = out.get("totals") or {}
+    text = [
+        turn.t(
+            f"{turn.item(out.get('item', slots.item))} × {qty(out.get('qty'))} 的 BOM 展开（毛需求，含损耗，未扣库存），共 {len(lines_out)} 行：",
+            f"BOM explosion of {turn.item(out.get('item', slots.item))} × {qty(out.get('qty'))} (gross, scrap included, no stock netting), {len(lines_out)} line(s):",
+        ),
+        "\n".join(f"- {r}" for r in rows[:40]) + more(turn.lang, len(rows), 40),
+    ]
+    if totals:
+        pairs = [f"{code} {qty(v)}" for code, v in list(totals.items())[:40]]
+        text.append(
+            turn.t("各物料合计：", "Totals per component: ")
+            + ", ".join(pairs)
+            + more(turn.lang, len(totals), 40)
+        )
+    return "\n".join(text)
+
+
+@intent(
+    "where_used",
+    tools=("where_used",),
+    required=("item",),
+    capability=("反查：物料用在哪些产品上", "where-used: which products use an item"),
+)
+def where_used(turn: Turn, slots: Slots) -> str:
+    out = turn.call("where_used", {"item": slots.item})
+    if (msg := failed(turn, "where_used", out)) is not None:
+        return msg
+    parents = out.get("parents") or []
+    if not parents:
+        return turn.t(
+            f"{turn.item(slots.item or '')} 没有被任何 BOM 使用。",
+            f"{turn.item(slots.item or '')} is not used in any BOM.",
+        )
+    rows = [
+        turn.t(
+            f"第 {p.get('level')} 层 {turn.item(p.get('item', ''))}，每个用 {qty(p.get('qty_per'))}",
+            f"level {p.get('level')} {turn.item(p.get('item', ''))}, {qty(p.get('qty_per'))} per unit",
+        )
+        for p in parents
+    ]
+    return "\n".join(
+        [
+            turn.t(
+                f"{turn.item(slots.item or '')} 用在 {len(parents)} 个上级物料中：",
+                f"{turn.item(slots.item or '')} is used in {len(parents)} parent(s):",
+            ),
+            bullet_list(rows, 30) + more(turn.lang, len(rows), 30),
+        ]
+    )
+
+
+@intent(
+    "bom_cost",
+    tools=("get_bom_cost",),
+    required=("item",),
+    capability=("BOM 成本卷算", "BOM cost roll-up of an item"),
+)
+def bom_cost(turn: Turn, slots: Slots) -> str:
+    out = turn.call("get_bom_cost", {"item": slots.item})
+    if (msg := failed(turn, "get_bom_cost", out)) is not None:
+        return msg
+    lines = out.get("lines") or []
+    text = [
+        turn.t(
+            f"{turn.item(out.get('item', slots.item))} 的 BOM 单位成本：{qty(out.get('unit_cost'))}。",
+            f"BOM unit cost of {turn.item(out.get('item', slots.item))}: {qty(out.get('unit_cost'))}.",
+        )
+    ]
+    if lines:
+        text.append(turn.t("构成：", "Breakdown:"))
+        text.append(bullet_list([describe(ln) for ln in lines], 20) + more(turn.lang, len(lines), 20))
+    return "\n".join(text)
+
+
+@intent(
+    "mrp_summary",
+    tools=("run_mrp",),
+    capability=("MRP 建议与例外汇总", "MRP suggestions and exceptions summary"),
+)
+def mrp(turn: Turn, slots: Slots) -> str:
+    out = turn.call("run_mrp", {})
+    if (msg := failed(turn, "run_mrp", out)) is not None:
+        return msg
+    sugg = out.get("suggestions") or []
+    exc = out.get("exceptions") or []
+    counts = Counter(str(s.get("action")) for s in sugg)
+    by_action = ", ".join(f"{a} {n}" for a, n in sorted(counts.items()))
+    rows = [
+        turn.t(
+            f"{s.get('action')} {turn.item(s.get('item', ''))} {qty(s.get('qty'))}，下达 {day(s.get('release_date'))}，需求 {day(s.get('due_date'))}",
+            f"{s.get('action')} {turn.item(s.get('item', ''))} {qty(s.get('qty'))}, release {day(s.get('release_date'))}, due {day(s.get('due_date'))}",
+        )
+        for s in sugg
+    ]
+    text = [
+        turn.t(
+            f"MRP 建议 {len(sugg)} 条（{by_action or '无'}），例外 {len(exc)} 条。",
+            f"MRP: {len(sugg)} suggestion(s) ({by_action or 'none'}), {len(exc)} exception(s).",
+        )
+    ]
+    if rows:
+        text.append(bullet_list(rows, 15) + more(turn.lang, len(rows), 15))
+    if exc:
+        text.append(turn.t("例外：", "Exceptions:"))
+        text.append(bullet_list([describe(e) for e in exc], 10) + more(turn.lang, len(exc), 10))
+    text.append(
+        turn.t(
+            "（建议不会改动数据；要下单需通过提案确认。）",
+            "(Suggestions change nothing; orders go through confirmed proposals.)",
+        )
+    )
+    return "\n".join(text)
+
+
+@intent(
+    "overdue_orders",
+    tools=("list_sales_orders",),
+    capability=("逾期未交的销售订单", "overdue sales orders"),
+)
+def overdue(turn: Turn, slots: Slots) -> str:
+    yesterday = turn.today - timedelta(days=1)
+    out = turn.call(
+        "list_sales_orders", {"open_only": True, "due_before": yesterday.isoformat(), "limit": 500}
+    )
+    if (msg := failed(turn, "list_sales_orders", out)) is not None:
+        return msg
+    late = [
+        o for o in out.get("orders") or []
+        if o.get("earliest_due") and date.fromisoformat(o["earliest_due"]) < turn.today and _positive(o.get("open_qty"))
+    ]  # fmt: skip
+    if not late:
+        return turn.t(
+            f"截至 {turn.today.isoformat()}，没有逾期未交的销售订单。",
+            f"As of {turn.today.isoformat()} no sales order is overdue.",
+        )
+    rows = [
+        turn.t(
+            f"{o.get('code')}（{turn.customer(o.get('customer', ''))}）：未交 {qty(o.get('open_qty'))}，要求 {day(o.get('earliest_due'))}"
+            + (f"，已承诺 {o['latest_promised']}" if o.get("latest_promised") else ""),
+            f"{o.get('code')} ({turn.customer(o.get('customer', ''))}): {qty(o.get('open_qty'))} open, requested {day(o.get('earliest_due'))}"
+            + (f", promised {o['latest_promised']}" if o.get("latest_promised") else ""),
+        )
+        for o in late
+    ]
+    return "\n".join(
+        [
+            turn.t(
+                f"截至 {turn.today.isoformat()}，逾期未交的销售订单 {len(late)} 张：",
+                f"As of {turn.today.isoformat()}, {len(late)} sales order(s) are overdue:",
+            ),
+            bullet_list(rows, 30) + more(turn.lang, len(rows), 30),
+        ]
+    )
+
+
+@intent(
+    "schedule",
+    tools=("get_schedule",),
+    capability=("生产排程 / 工作中心负荷", "production schedule and work-center load"),
+)
+def schedule(turn: Turn, slots: Slots) -> str:
+    out = turn.call("get_schedule", {})
+    if (msg := failed(turn, "get_schedule", out)) is not None:
+        return msg
+    text = [turn.t("生产排程：", "Production schedule:")]
+    for key, value in out.items():
+        if isinstance(value, list):
+            text.append(f"{key}: {len(value)}")
+            text.append(bullet_list([describe(v) for v in value], 10) + more(turn.lang, len(value), 10))
+        elif not isinstance(value, dict):
+            text.append(f"{key}: {describe(value)}")
+    return "\n".join(text)
+
+
+@intent(
+    "cost_report",
+    tools=("get_cost_report",),
+    required=("order",),
+    order_kinds=("MO", "SC"),
+    capability=("生产单实际成本报告", "actual cost report of a production order"),
+)
+def cost_report(turn: Turn, slots: Slots) -> str:
+    out = turn.call("get_cost_report", {"production_order": slots.order})
+    if (msg := failed(turn, "get_cost_report", out)) is not None:
+        return msg
+    wip = out.get("wip") or {}
+    text = [
+        turn.t(
+            f"{out.get('production_order')}（{turn.item(out.get('item', ''))}，期间 {out.get('period')}）：完工 {qty(out.get('completed_qty'))}，"
+            f"材料 {qty(out.get('material'))}，人工 {qty(out.get('labor'))}，制造费用 {qty(out.get('overhead'))}，"
+            f"合计 {qty(out.get('total'))}，单位成本 {qty(out.get('unit_cost'))}。",
+            f"{out.get('production_order')} ({turn.item(out.get('item', ''))}, period {out.get('period')}): completed {qty(out.get('completed_qty'))}, "
+            f"material {qty(out.get('material'))}, labor {qty(out.get('labor'))}, overhead {qty(out.get('overhead'))}, "
+            f"total {qty(out.get('total'))}, unit cost {qty(out.get('unit_cost'))}.",
+        ),
+        turn.t(
+            f"期末在制品 {qty(wip.get('qty'))}：材料 {qty(wip.get('material'))}，加工费 {qty(wip.get('conversion'))}，合计 {qty(wip.get('total'))}。",
+            f"Ending WIP {qty(wip.get('qty'))}: material {qty(wip.get('material'))}, conversion {qty(wip.get('conversion'))}, total {qty(wip.get('total'))}.",
+        ),
+    ]
+    outputs = out.get("outputs") or []
+    if len(outputs) > 1:
+        text.append(turn.t("各产品：", "Outputs: ") + join(turn.lang, [
+            f"{o.get('item')} {qty(o.get('qty'))} → {qty(o.get('total'))} ({qty(o.get('unit_cost'))}/u)" for o in outputs
+        ]))  # fmt: skip
+    return "\n".join(text)
+
+
+@intent(
+    "item_info",
+    tools=("get_item", "find_items"),
+    required=("item",),
+    capability=("查物料：编码、库存、在途与需求", "find an item: code, stock, open supply and demand"),
+    on_loose_item=lambda turn, phrase, candidates: find_items_answer(turn, phrase, candidates),
+)
+def item_info(turn: Turn, slots: Slots) -> str:
+    out = turn.call("get_item", {"item": slots.item})
+    if (msg := failed(turn, "get_item", out)) is not None:
+        return msg
+    supply = out.get("open_supply") or []
+    demand = out.get("open_demand") or []
+    text = [
+        turn.t(
+            f"{out.get('code')} {out.get('name')}（{out.get('category') or out.get('source')}，{out.get('source')}，单位 {out.get('uom')}，"
+            f"提前期 {out.get('lead_time_days')} 天）：库存 {qty(out.get('on_hand'))}，检验中 {qty(out.get('in_inspection'))}，"
+            f"在外协厂 {qty(out.get('at_subcontractors'))}；在途供应 {qty(out.get('open_supply_qty'))}，未结需求 {qty(out.get('open_demand_qty'))}，"
+            f"预计结余 {qty(out.get('projected_qty'))}。",
+            f"{out.get('code')} {out.get('name')} ({out.get('category') or out.get('source')}, {out.get('source')}, uom {out.get('uom')}, "
+            f"lead time {out.get('lead_time_days')} days): on hand {qty(out.get('on_hand'))}, in inspection {qty(out.get('in_inspection'))}, "
+            f"at subcontractors {qty(out.get('at_subcontractors'))}; open supply {qty(out.get('open_supply_qty'))}, open demand "
+            f"{qty(out.get('open_demand_qty'))}, projected {qty(out.get('projected_qty'))}.",
+        )
+    ]
+    if supply:
+        text.append(
+            turn.t("在途：", "Supply: ")
+            + join(
+                turn.lang,
+                [f"{s.get('ref')} {qty(s.get('qty_open'))} {day(s.get('due_date'))}" for s in supply[:8]],
+            )
+            + more(turn.lang, len(supply), 8)
+        )
+    if demand:
+        text.append(
+            turn.t("需求：", "Demand: ")
+            + join(
+                turn.lang,
+                [f"{d.get('ref')} {qty(d.get('qty_open'))} {day(d.get('due_date'))}" for d in demand[:8]],
+            )
+            + more(turn.lang, len(demand), 8)
+        )
+    return "\n".join(text)
+
+
+def find_items_answer(
+    turn: Turn, phrase: str, candidates: tuple[Candidate, ...]
+) -> tuple[str, tuple[Candidate, ...]]:
+    """Items matching loose words (find_items; else the name index's candidates), listed to pick from.
+
+    One match is answered right away; several are listed and offered as the candidates of a question.
+    """
+    out = turn.call("find_items", {"query": phrase, "limit": 8})
+    if (msg := failed(turn, "find_items", out)) is not None:
+        return msg, ()
+    found = tuple(
+        Candidate(m["code"], m.get("name", ""), float(m.get("score", 0))) for m in out.get("matches") or []
+    )
+    # the name index knows kinds of things (桌子 → desks) that a literal search misses
+    seen = {c.code for c in found}
+    found = (*found, *(c for c in candidates if c.code not in seen))[:MAX_CANDIDATES]
+    if not found:
+        return turn.t(f"没有找到和「{phrase}」相符的物料。", f"No item matches '{phrase}'."), ()
+    if len(found) == 1:
+        return item_info(turn, Slots(item=found[0].code)), ()
+    rows = "\n".join(f"{n}. {c.code} {c.name}" for n, c in enumerate(found, 1))
+    return (
+        turn.t(
+            f"和「{phrase}」相符的物料有 {len(found)} 个，你要查哪一个？\n{rows}",
+            f"{len(found)} items match '{phrase}' — which one do you mean?\n{rows}",
+        ),
+        found,
+    )
+
+
+@intent(
+    "customer_orders",
+    tools=("list_sales_orders",),
+    required=("customer",),
+    capability=("某客户的销售订单", "a customer's sales orders"),
+)
+def customer_orders(turn: Turn, slots: Slots) -> str:
+    out = turn.call("list_sales_orders", {"customer": slots.customer, "limit": 100})
+    if (msg := failed(turn, "list_sales_orders", out)) is not None:
+        return msg
+    orders = out.get("orders") or []
+    if not orders:
+        return turn.t(
+            f"{turn.customer(slots.customer or '')} 没有销售订单。",
+            f"{turn.customer(slots.customer or '')} has no sales orders.",
+        )
+    rows = [
+        turn.t(
+            f"{o.get('code')}：{o.get('status')}，{', '.join(o.get('items') or [])}，合计 {qty(o.get('total_qty'))}，未交 {qty(o.get('open_qty'))}，"
+            f"最早要求 {day(o.get('earliest_due'))}",
+            f"{o.get('code')}: {o.get('status')}, {', '.join(o.get('items') or [])}, total {qty(o.get('total_qty'))}, open {qty(o.get('open_qty'))}, "
+            f"earliest due {day(o.get('earliest_due'))}",
+        )
+        for o in orders
+    ]
+    return "\n".join(
+        [
+            turn.t(
+                f"{turn.customer(slots.customer or '')} 共 {out.get('total')} 张销售订单：",
+                f"{turn.customer(slots.customer or '')} has {out.get('total')} sales order(s):",
+            ),
+            bullet_list(rows, 30) + more(turn.lang, len(rows), 30),
+        ]
+    )
+
+
+@intent(
+    "help",
+    capability=(
+        "使用帮助：齐套、倒冲、虚拟件、替代料、提案确认、MRP 例外、交期承诺、成本",
+        "help: kitting, backflush, phantoms, substitutes, proposals, MRP exceptions, promising, costing",
+    ),
+)
+def help_answer(turn: Turn, slots: Slots) -> str:
+    match = turn.knowledge.search(turn.question, turn.lang)
+    page = match.page
+    return f"{page.title}\n\n{page.body}\n\n" + turn.t(f"（出处：{page.path}）", f"(Source: {page.path})")
+
+
+@intent("chitchat")
+def chitchat(turn: Turn, slots: Slots) -> str:
+    q = turn.question.casefold()
+    if any(w in q for w in ("谢", "thank", "thx", "cheers")):
+        return turn.t("不客气！还有什么要查的吗？", "You're welcome! Anything else to check?")
+    if any(w in q for w in ("再见", "bye")):
+        return turn.t("再见！", "Goodbye!")
+    return turn.t(
+        "你好！我是 OrderPilot 助手（离线模式），可以回答接单交期、齐套、缺料、订单进度、BOM、成本等问题。",
+        "Hello! I'm the OrderPilot assistant (offline mode): ask me about order promising, kitting, shortages, "
+        "order status, BOMs and costs.",
+    )
+
+
+@intent("confirm_request")
+def refuse_confirm(turn: Turn, slots: Slots) -> str:
+    which = f" {slots.proposal}" if slots.proposal else ""
+    return turn.t(
+        f"我不能确认、批准或驳回提案{which}，也不会跳过确认直接改数据——无论消息或记录里怎么要求。"
+        "提案要由有权限的人在网页的「提案」页面确认，或用命令 `orderpilot proposals confirm <提案编号>`。"
+        "我可以帮你查询，或起草新的提案（待确认）。",
+        f"I cannot confirm, approve or reject proposal{which or 's'}, nor change data without a confirmation — whatever a "
+        "message or a record says. A person allowed to approve it confirms it in the Proposals view or with "
+        "`orderpilot proposals confirm <proposal id>`. I can look things up or draft a new proposal (pending).",
+    )
+
+
+def not_available(turn: Turn, spec: IntentSpec, missing: list[str]) -> str:
+    capability = turn.t(spec.capability_zh, spec.capability_en) or spec.name
+    return turn.t(
+        f"这个功能（{capability}）目前还没有上线：系统里还没有 {', '.join(missing)} 工具，所以我没法回答，也不会编造数字。",
+        f"That capability ({capability}) is not available yet: the {', '.join(missing)} tool is not installed here, "
+        "so I can't answer it — and I won't make up numbers.",
+    )
+
+
+def capabilities(turn: Turn) -> str:
+    """What the offline assistant can answer now (intents whose tools are all installed)."""
+    rows = [
+        turn.t(spec.capability_zh, spec.capability_en)
+        for spec in INTENTS.values()
+        if (spec.capability_zh or spec.capability_en) and not spec.missing_tools()
+    ]
+    return bullet_list(rows, 40)
