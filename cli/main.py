@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from cli import proposals as proposals_cli
+from cli import server as server_cli
 from cli import users as users_cli
 from cli.output import emit_json, fail
 
@@ -22,6 +23,8 @@ app = typer.Typer(
 )
 app.add_typer(proposals_cli.app, name="proposals")
 app.add_typer(users_cli.app, name="users")
+app.command("serve")(server_cli.serve)
+app.command("mcp")(server_cli.mcp)
 
 DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (default: ORDERPILOT_DATABASE_URL).")]
 
@@ -115,6 +118,39 @@ def tools_cmd() -> None:
          "output_schema": s.output_schema()}
         for s in sorted(load_all().values(), key=lambda s: s.name)
     ])
+
+
+@app.command()
+def bench(
+    size: Annotated[str, typer.Option("--size", help="Synthetic factory: small, medium or large.")] = "medium",
+    only: Annotated[str, typer.Option("--only", help="Comma-separated sections (default: all).")] = "",
+    postgres: Annotated[str | None, typer.Option("--postgres", help="Also time on this PostgreSQL server "
+                                                 "(an admin URL; a scratch database is created and dropped).")] = None,
+    jssp: Annotated[str, typer.Option("--jssp", help="Job-shop instances (comma-separated, or 'all').")] = "",
+    jssp_time_limit: Annotated[float, typer.Option("--jssp-time-limit")] = 60.0,
+    seed: Annotated[int, typer.Option("--seed")] = 7,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the rows as JSON here.")] = None,
+) -> None:
+    """Time every area on a seeded synthetic factory and print one table (figures for the README)."""
+    from benchmarks.run import SECTIONS, BenchContext, format_table, run, temp_sqlite_url, write_json
+    from benchmarks.scratch_db import scratch_postgres
+
+    sections = [s.strip() for s in only.split(",") if s.strip()] or list(SECTIONS)
+    unknown = [s for s in sections if s not in SECTIONS]
+    if unknown:
+        fail("invalid_input", f"unknown section(s) {', '.join(unknown)}; choose from {', '.join(SECTIONS)}",
+             as_json=False)
+    with scratch_postgres(postgres) as pg_url:
+        urls = {"sqlite": temp_sqlite_url()}
+        if pg_url:
+            urls["postgres"] = pg_url
+        ctx = BenchContext(size=size, seed=seed, db_urls=urls,
+                           jssp=[j.strip() for j in jssp.split(",") if j.strip()],
+                           jssp_time_limit=jssp_time_limit)
+        rows = run(sections, ctx, progress=lambda name: typer.echo(f"… {name}", err=True))
+    typer.echo(format_table(rows))
+    if json_out:
+        write_json(rows, json_out)
 
 
 def main() -> None:  # pragma: no cover - console entry point
