@@ -52,7 +52,7 @@ def timed(fn: Callable[[], Any], repeat: int = 1) -> tuple[Any, list[float]]:
 
 def p95(values: Sequence[float]) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
 
 
 @contextmanager
@@ -86,7 +86,7 @@ def section_load(ctx: BenchContext) -> list[BenchRow]:
         engine = make_engine(url)
         upgrade(engine)
 
-        def load() -> None:
+        def load(engine: Any = engine) -> None:
             with Session(engine) as session:
                 load_dataset(session, data, reset=True)
                 session.commit()
