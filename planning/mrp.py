@@ -208,6 +208,7 @@ class MrpResult:
     mode: RunMode
     replanned_items: frozenset[str]
     _plant: Plant = field(repr=False)
+    _index: BomIndex = field(repr=False)
     _plans: Mapping[str, _ItemPlan] = field(repr=False)
     _receipts: Mapping[str, tuple[_ReceiptUse, ...]] = field(repr=False)
     _problems: tuple[MrpException, ...] = field(repr=False)
@@ -335,7 +336,7 @@ def _build_item_records(
         reqs.append(
             (0, _SAFETY_PRIORITY, f"safety stock {code}", float(item.safety_stock), PegKind.SAFETY, code)
         )
-    for parent, qty_per in BomIndex.for_plant(plant).parents.get(code, ()):
+    for parent, qty_per in result._index.parents.get(code, ()):
         parent_plan = result._plans.get(parent)
         if parent_plan is None:
             continue
@@ -579,7 +580,13 @@ class _Engine:
     """One MRP run over a plant; ``active`` items are netted, the others keep a previous plan."""
 
     def __init__(
-        self, plant: Plant, horizon_days: int, options: MrpOptions, *, vectorize: bool = True
+        self,
+        plant: Plant,
+        horizon_days: int,
+        options: MrpOptions,
+        *,
+        vectorize: bool = True,
+        index: BomIndex | None = None,
     ) -> None:
         if horizon_days < 1:
             raise InvalidInputError("horizon_days must be at least 1", {"horizon_days": horizon_days})
@@ -594,7 +601,7 @@ class _Engine:
         self.horizon_days = horizon_days
         self.n_days = horizon_days + 1
         self.today = plant.today.toordinal()
-        self.index = BomIndex.for_plant(plant)  # raises BomCycleError with the cycle's path
+        self.index = index or BomIndex.for_plant(plant)  # raises BomCycleError with the cycle's path
         self.problems: list[MrpException] = []
         self.plans: dict[str, _ItemPlan] = {}
         self.receipt_uses: dict[str, tuple[_ReceiptUse, ...]] = {}
@@ -945,6 +952,7 @@ class _Engine:
             mode=mode,
             replanned_items=replanned,
             _plant=self.plant,
+            _index=self.index,
             _plans=plans,
             _receipts=receipts,
             _problems=tuple(sorted(problems, key=_exception_key)),
@@ -1003,9 +1011,14 @@ def replan_mrp(plant: Plant, previous: MrpResult, changed_items: Iterable[str]) 
     unknown = sorted(changed - set(plant.items))
     if unknown:
         raise InvalidInputError(f"unknown item(s): {', '.join(unknown)}", {"items": unknown})
-    active = set(items_below(plant, changed))
+    old = previous._plant
+    same_structure = (old.items is plant.items or old.items == plant.items) and (
+        old.boms is plant.boms or old.boms == plant.boms
+    )
+    index = previous._index if same_structure else BomIndex.for_plant(plant)
+    active = set(index.reachable(tuple(sorted(changed)))) | changed
     with _gc_paused():
-        engine = _Engine(plant, previous.horizon_days, previous.options)
+        engine = _Engine(plant, previous.horizon_days, previous.options, index=index)
         reqs = engine.run(active, previous)
         # pegging of unchanged items still needs their own independent requirements
         all_reqs = {**{c: list(r) for c, r in previous._requirements.items() if c not in active}, **reqs}
