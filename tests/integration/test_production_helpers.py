@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 from sqlmodel import select
 
+from data_model.settings import Settings
 from data_model.stock import on_hand
 from data_model.tables import (
     AuditLog,
@@ -99,8 +100,10 @@ def load_bike_production(url: str, **changes: Any) -> None:
         load_dataset(ctx.session, data, reset=True, source="bike-production")
 
 
-def propose(url: str, tool: str, actor: Actor = SYSTEM_ACTOR, **args: Any) -> dict[str, Any]:
-    with open_context(url, actor=actor) as ctx:
+def propose(
+    url: str, tool: str, actor: Actor = SYSTEM_ACTOR, settings: Settings | None = None, **args: Any
+) -> dict[str, Any]:
+    with open_context(url, actor=actor, settings=settings) as ctx:
         return call_tool(ctx, tool, args)
 
 
