@@ -208,7 +208,7 @@ def understand(
         and said.item is None
     ):
         # words that name no item exactly: resolved through the index (in a follow-up they replace the item)
-        resolved = index.resolve(phrase)
+        resolved = parsed.item_guess or index.resolve(phrase)
         if resolved.code is not None:
             slots = replace(slots, item=resolved.code, item_phrase=phrase, candidates=())
         elif resolved.candidates or slots.item is None:

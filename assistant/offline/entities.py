@@ -23,10 +23,11 @@ from assistant.offline.dates import DateMention, extract_dates
 from assistant.offline.embedding import HashingEmbedding, embed_text, normalize_text
 from assistant.offline.numbers import Quantity, extract_quantities
 
-# Cosine similarity a vector hit needs to count, and how close to the best a second item must come for the
-# mention to be ambiguous (then the question lists the candidates and asks).
-MIN_VECTOR_SCORE = 0.2
-ACCEPT_SCORE = 0.5
+# Cosine similarity a vector hit needs to count as a candidate, and to be taken as the item when no other
+# comes within AMBIGUOUS_RATIO of it (else the question lists the candidates and asks). English words share
+# letters with every name, so an English phrase needs a higher score than a Chinese one.
+MIN_VECTOR_SCORE = {"zh": 0.2, "en": 0.45}
+ACCEPT_SCORE = {"zh": 0.5, "en": 0.65}
 HEAD_NOUN_SCORE = 0.6
 AMBIGUOUS_RATIO = 0.8
 MAX_CANDIDATES = 6
@@ -287,6 +288,8 @@ class EntityIndex:
         exact &= set(restrict) if restrict else exact
         if len(exact) == 1:
             return Resolution(phrase, exact.pop())
+        script = phrase_script(phrase)
+        floor = MIN_VECTOR_SCORE[script]
         scores = self.search(phrase, restrict=restrict)
         for item in self.catalog.items:
             if restrict and item.code not in restrict:
@@ -299,17 +302,17 @@ class EntityIndex:
                     # a Chinese compound ends in its head noun: 办公桌 is a kind of 桌, 桌面板 is not
                     if any(_head(n).endswith(core) for n in hits if _head(n)):
                         similarity = max(similarity, HEAD_NOUN_SCORE)
-                    scores[item.code] = max(scores.get(item.code, 0.0), similarity, MIN_VECTOR_SCORE)
+                    scores[item.code] = max(scores.get(item.code, 0.0), similarity, floor)
         ranked = sorted(
             (Candidate(c, self.catalog.item_by_code[c].name, round(s, 4)) for c, s in scores.items()),
             key=lambda c: (-c.score, c.code),
         )
-        ranked = [c for c in ranked if c.score >= MIN_VECTOR_SCORE]
+        ranked = [c for c in ranked if c.score >= floor]
         if not ranked:
             return Resolution(phrase, None)
         best = ranked[0]
         runner_up = ranked[1].score if len(ranked) > 1 else 0.0
-        if best.score >= ACCEPT_SCORE and runner_up < best.score * AMBIGUOUS_RATIO:
+        if best.score >= ACCEPT_SCORE[script] and runner_up < best.score * AMBIGUOUS_RATIO:
             return Resolution(phrase, best.code, tuple(ranked[:MAX_CANDIDATES]))
         return Resolution(phrase, None, tuple(ranked[:MAX_CANDIDATES]))
 
@@ -331,6 +334,11 @@ class EntityIndex:
 
     def item(self, code: str) -> CatalogItem | None:
         return self.catalog.item_by_code.get(code)
+
+
+def phrase_script(phrase: str) -> str:
+    """zh when the phrase has Chinese characters, else en."""
+    return "zh" if re.search(r"[\u3400-\u9fff]", phrase) else "en"
 
 
 def _head(name: str) -> str:

@@ -85,7 +85,9 @@ class Turn:
         found = self.index.item(code)
         if found is None or not found.name or found.name == code:
             return code
-        return self.t(f"{code} {found.name}", f"{code} ({found.name})")
+        # in English, an English alias reads better than a Chinese name
+        english = next((a for a in found.aliases if a.isascii()), found.name)
+        return self.t(f"{code} {found.name}", f"{code} ({english})")
 
     def uom(self, code: str) -> str:
         found = self.index.item(code)
