@@ -26,7 +26,7 @@ class ReceiptNotice(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(index=True, unique=True, max_length=64)
     source_type: str = Field(max_length=30)
-    source_ref: str = Field(default="", max_length=64, index=True)  # PO / subcontract order code, customer ref
+    source_ref: str = Field(default="", max_length=64, index=True)  # PO / subcontract code, customer ref
     supplier_id: int | None = fk("supplier.id", nullable=True)
     customer_id: int | None = fk("customer.id", nullable=True)
     receipt_date: date
@@ -56,7 +56,7 @@ class ReceiptNoticeLine(SQLModel, table=True):
 
 
 class SubcontractTerms(SQLModel, table=True):
-    """The processing fee agreed on a subcontract order (委外加工费) and where its material is held."""
+    """The processing fee per unit agreed on a subcontract order (委外加工费) and where it came from."""
 
     __tablename__ = "subcontract_terms"
     __table_args__ = (
@@ -67,4 +67,3 @@ class SubcontractTerms(SQLModel, table=True):
     production_order_id: int = Field(foreign_key="production_order.id", unique=True, index=True)
     unit_fee: Decimal = qty_field()
     price_source: str = Field(default="price_list", max_length=20)
-    location_id: int | None = fk("location.id", nullable=True)  # the subcontractor's location

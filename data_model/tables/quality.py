@@ -27,7 +27,9 @@ class InspectionOrder(SQLModel, table=True):
         check("disposition IN ('', 'return', 'scrap')", "disposition"),
         check("qty > 0", "qty_positive"),
         check("sampled_qty >= 0 AND sampled_qty <= qty", "sampled_range"),
-        check("accepted_qty >= 0 AND rejected_qty >= 0 AND accepted_qty + rejected_qty <= qty", "decided_range"),
+        check(
+            "accepted_qty >= 0 AND rejected_qty >= 0 AND accepted_qty + rejected_qty <= qty", "decided_range"
+        ),
     )
     id: int | None = Field(default=None, primary_key=True)
     code: str = Field(index=True, unique=True, max_length=64)

@@ -73,25 +73,31 @@ def _lot_rule(item: Item) -> LotSizingRule:
     )
 
 
+def price_row(session: Session, item: Item, supplier_id: int, qty: Decimal, on: date) -> PriceList | None:
+    """The supplier's price-list row for ``qty`` of ``item`` valid on ``on``, or None.
+
+    Purchase prices for a bought item, processing fees for a subcontract item; of the valid rows the
+    highest quantity break reached applies.
+    """
+    kind = "subcontract" if item.source == "subcontract" else "purchase"
+    prices = session.exec(
+        select(PriceList).where(
+            PriceList.item_id == item.id, PriceList.supplier_id == supplier_id, PriceList.kind == kind
+        )
+    ).all()
+    valid = [
+        p
+        for p in prices
+        if p.min_qty <= qty
+        and (p.valid_from is None or p.valid_from <= on)
+        and (p.valid_to is None or on <= p.valid_to)
+    ]
+    return max(valid, key=lambda p: p.min_qty) if valid else None
+
+
 def _price(session: Session, item: Item, supplier_id: int | None, qty: Decimal, on: date) -> Decimal:
-    if supplier_id is not None:
-        kind = "subcontract" if item.source == "subcontract" else "purchase"
-        prices = session.exec(
-            select(PriceList).where(
-                PriceList.item_id == item.id, PriceList.supplier_id == supplier_id, PriceList.kind == kind
-            )
-        ).all()
-        valid = [
-            p
-            for p in prices
-            if p.min_qty <= qty
-            and (p.valid_from is None or p.valid_from <= on)
-            and (p.valid_to is None or on <= p.valid_to)
-        ]
-        if valid:
-            # the highest quantity break reached applies
-            return max(valid, key=lambda p: p.min_qty).price
-    return item.unit_cost
+    row = price_row(session, item, supplier_id, qty, on) if supplier_id is not None else None
+    return row.price if row is not None else item.unit_cost
 
 
 def _preferred_supplier(session: Session, item: Item) -> Supplier | None:

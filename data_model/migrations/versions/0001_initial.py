@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 00:47:06.222869
+Create Date: 2026-11-25 00:52:46.933951
 """
 from __future__ import annotations
 
@@ -730,15 +730,12 @@ def upgrade() -> None:
     sa.Column('production_order_id', sa.Integer(), nullable=False),
     sa.Column('unit_fee', sa.Numeric(precision=20, scale=6), nullable=False),
     sa.Column('price_source', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
-    sa.Column('location_id', sa.Integer(), nullable=True),
     sa.CheckConstraint("price_source IN ('price_list', 'item_unit_cost', 'given')", name=op.f('ck_subcontract_terms_price_source')),
     sa.CheckConstraint('unit_fee >= 0', name=op.f('ck_subcontract_terms_unit_fee_nonneg')),
-    sa.ForeignKeyConstraint(['location_id'], ['location.id'], name=op.f('fk_subcontract_terms_location_id_location')),
     sa.ForeignKeyConstraint(['production_order_id'], ['production_order.id'], name=op.f('fk_subcontract_terms_production_order_id_production_order')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_subcontract_terms'))
     )
     with op.batch_alter_table('subcontract_terms', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_subcontract_terms_location_id'), ['location_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_subcontract_terms_production_order_id'), ['production_order_id'], unique=True)
 
     op.create_table('inspection_order',
@@ -842,7 +839,6 @@ def downgrade() -> None:
     op.drop_table('inspection_order')
     with op.batch_alter_table('subcontract_terms', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_subcontract_terms_production_order_id'))
-        batch_op.drop_index(batch_op.f('ix_subcontract_terms_location_id'))
 
     op.drop_table('subcontract_terms')
     with op.batch_alter_table('rework_origin', schema=None) as batch_op:
