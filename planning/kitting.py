@@ -147,17 +147,22 @@ def check_kitting(
     on_hand = plant.on_hand.get(item, ZERO)
     if use_substitutes and has_substitutes(index, (item,)):
         costs = _substitute_costs(plant, index, (item,), strategy, prices)
-        best = plan_substitutes(index, avail, {}, item, None, strategy, costs, time_limit_seconds)
+        graph = _KitGraph(index, (item,))
+        without, _, _ = graph.max_buildable(avail, {}, graph.position[item], None)
+        # One time limit for the whole check: the most buildable, what one more lacks, the plan for ``qty``.
+        best = plan_substitutes(
+            index, avail, {}, item, None, strategy, costs, time_limit_seconds / 2, hint_quantity=without
+        )
         buildable = best.quantity or 0
         one_more = plan_substitutes(
-            index, avail, {item: Decimal(buildable + 1)}, None, None, strategy, costs, time_limit_seconds
+            index, avail, {item: Decimal(buildable + 1)}, None, None, strategy, costs, time_limit_seconds / 4
         )
         limiting = _plan_shortages(one_more, {item}, avail)
         plan = best
         shortages: tuple[KitShortage, ...] = ()
         if qty is not None:
             plan = plan_substitutes(
-                index, avail, {item: qty}, None, None, strategy, costs, time_limit_seconds
+                index, avail, {item: qty}, None, None, strategy, costs, time_limit_seconds / 4
             )
             shortages = _plan_shortages(plan, {item}, avail)
         return KitCheck(
@@ -225,13 +230,12 @@ def check_kitting_multi(
     allocated: dict[str, Decimal] = {}
     if use_substitutes and has_substitutes(index, tops):
         costs = _substitute_costs(plant, index, tops, strategy, prices)
+        share = time_limit_seconds / (len(wanted) + 1)
         for code, qty in wanted.items():
-            best = plan_substitutes(
-                index, avail, allocated, code, int(qty), strategy, costs, time_limit_seconds
-            )
+            best = plan_substitutes(index, avail, allocated, code, int(qty), strategy, costs, share)
             allocated[code] = Decimal(best.quantity or 0)
             allocations.append(_allocation(plant, code, qty, best.quantity or 0))
-        together = plan_substitutes(index, avail, wanted, None, None, strategy, costs, time_limit_seconds)
+        together = plan_substitutes(index, avail, wanted, None, None, strategy, costs, share)
         shortages = _plan_shortages(together, set(tops), avail)
         return MultiKitCheck(
             requests=tuple(allocations),
