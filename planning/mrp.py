@@ -23,7 +23,7 @@ import numpy as np
 from planning.bom import BomIndex
 from planning.errors import InvalidInputError
 from planning.lot_sizing import EPSILON, LotSizingRule, make_float_lot_sizer
-from planning.model import ZERO, Demand, DemandKind, Item, Plant, Source, Supply
+from planning.model import ZERO, Demand, DemandKind, Item, Plant, Source, Supply, SupplyKind
 
 # --------------------------------------------------------------------------------------------- results
 
@@ -132,6 +132,9 @@ class RunMode(StrEnum):
     REGENERATIVE = "regenerative"
     NET_CHANGE = "net_change"
 
+
+# Open supplies a planner can expedite, postpone or cancel (not goods already in inspection or transit)
+RESCHEDULABLE = frozenset({SupplyKind.PURCHASE, SupplyKind.PRODUCTION, SupplyKind.SUBCONTRACT})
 
 # ------------------------------------------------------------------------------- internal records
 
@@ -285,6 +288,33 @@ class MrpResult:
         chosen = keys[:limit]
         return tuple(self.suggestions_for(code)[k] for _, code, _, k in chosen)
 
+    def exception_page(
+        self, limit: int, item: str | None = None
+    ) -> tuple[tuple[MrpException, ...], dict[str, int]]:
+        """The ``limit`` most urgent exceptions (undated master-data problems first, then by date) and the
+        count of every kind, building only the items needed (late suggestions are picked by due date first)."""
+        problems = [e for e in self._problems if item is None or e.item == item]
+        supplied = [item] if item is not None else sorted(self._receipts)
+        problems += [e for code in supplied for e in self._build(code)[2] if e.kind is not ExceptionKind.LATE]
+        late: list[tuple[int, str, int]] = []
+        for code, plan in self._plans.items():
+            if item is None or code == item:
+                late.extend((int(plan.due[k]), code, int(k)) for k in np.flatnonzero(plan.late))
+        late.sort()
+        for _, code, k in late[:limit]:
+            order_id = _order_id(code, k)
+            problems.extend(
+                e for e in self._build(code)[2] if e.kind is ExceptionKind.LATE and e.ref == order_id
+            )
+        counts: dict[str, int] = defaultdict(int)
+        for e in problems:
+            if e.kind is not ExceptionKind.LATE:
+                counts[str(e.kind)] += 1
+        if late:
+            counts[str(ExceptionKind.LATE)] = len(late)
+        problems.sort(key=lambda e: (e.date or date.min, e.item, e.kind, e.ref))
+        return tuple(problems[:limit]), dict(sorted(counts.items()))
+
     def order(self, order_id: str) -> PlannedOrder | None:
         """The planned order with this id, or None."""
         parsed = _parse_order_id(order_id)
@@ -433,6 +463,8 @@ def _receipt_problems(
     problems = []
     for r, receipt_pegs in zip(receipts, pegs, strict=True):
         s = r.supply
+        if s.kind not in RESCHEDULABLE:
+            continue  # goods in inspection or in transit are on their way: nothing to expedite or cancel
         demands = tuple(dict.fromkeys(p[0] for p in receipt_pegs if p[1] > EPSILON))
         needed = today + timedelta(days=r.first_use) if r.first_use is not None else None
         expected = today + timedelta(days=r.day)

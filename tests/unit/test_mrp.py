@@ -18,7 +18,7 @@ from planning import mrp
 from planning.calendar import Calendar
 from planning.dataset import plant_from_dict
 from planning.errors import BomCycleError, InvalidInputError
-from planning.model import Bom, BomLine, Demand, DemandKind, Item, Plant, Source, Supply
+from planning.model import Bom, BomLine, Demand, DemandKind, Item, Plant, Source, Supply, SupplyKind
 from planning.mrp import (
     Action,
     ExceptionKind,
@@ -803,3 +803,23 @@ def test_closed_form_netting_equals_day_by_day_netting(plant):
     assert fast.suggestions == slow.suggestions
     assert fast.exceptions == slow.exceptions
     assert fast.supply_uses == slow.supply_uses
+
+
+def test_goods_in_inspection_or_transit_get_no_reschedule_messages():
+    plant = Plant(
+        today=TODAY,
+        items={"A": Item("A")},
+        supplies=(
+            Supply("QC/A", "A", D(8), TODAY, SupplyKind.INSPECTION),
+            Supply("TR-1", "A", D(5), date(2026, 12, 2), SupplyKind.TRANSIT),
+        ),
+        demands=(Demand("SO-1", "A", D(20), date(2026, 12, 10)),),
+    )
+    result = run_mrp(plant, 30)
+    # 8 in inspection + 5 in transit, used on 12-10 (not postponed); 20 - 13 = 7 to buy
+    assert rows(result) == [("A", "buy", D(7), "2026-12-10", "2026-12-10")]
+    assert result.exceptions == ()
+    assert [(u.supply, u.used_qty, u.needed_date) for u in result.supply_uses] == [
+        ("QC/A", D(8), date(2026, 12, 10)),
+        ("TR-1", D(5), date(2026, 12, 10)),
+    ]
