@@ -315,16 +315,38 @@ def kitting(turn: Turn, slots: Slots) -> str:
 
 
 def _shortage_line(turn: Turn, s: dict[str, Any]) -> str:
+    issued = ""
+    if _positive(s.get("issued")):
+        issued = turn.t(f"（已发 {qty(s['issued'])}）", f" ({qty(s['issued'])} issued)")
     text = turn.t(
-        f"{turn.item(s.get('item', ''))}：需要 {qty(s.get('required'))}，可用 {qty(s.get('available'))}，"
+        f"{turn.item(s.get('item', ''))}：需要 {qty(s.get('required'))}{issued}，可用 {qty(s.get('available'))}，"
         f"缺 {qty(s.get('short'))}",
-        f"{turn.item(s.get('item', ''))}: required {qty(s.get('required'))}, available {qty(s.get('available'))}, "
-        f"short {qty(s.get('short'))}",
+        f"{turn.item(s.get('item', ''))}: required {qty(s.get('required'))}{issued}, available "
+        f"{qty(s.get('available'))}, short {qty(s.get('short'))}",
     )
+    if s.get("need_date"):
+        text += turn.t(f"，需求日 {s['need_date']}", f", needed {s['need_date']}")
     receipts = s.get("expected_receipts") or []
     if receipts:
-        text += turn.t("；预计到货：", "; expected receipts: ") + ", ".join(describe(r) for r in receipts[:4])
+        text += turn.t("；预计到货：", "; expected receipts: ") + ", ".join(
+            _receipt(turn, r) for r in receipts[:4]
+        )
+    if s.get("uncovered") is not None and _positive(s.get("uncovered")):
+        text += turn.t(
+            f"；尚无人订购 {qty(s['uncovered'])}", f"; {qty(s['uncovered'])} not ordered by anyone yet"
+        )
+    elif s.get("covered_date"):
+        text += turn.t(f"；预计 {s['covered_date']} 补齐", f"; covered by {s['covered_date']}")
     return text
+
+
+def _receipt(turn: Turn, r: Any) -> str:
+    if not isinstance(r, dict) or "qty" not in r:
+        return describe(r)
+    ref = first_value(r, ("supply", "order", "ref", "code")) or ""
+    when = first_value(r, ("due", "due_date", "date"))
+    late = turn.t("（晚于需求）", " (late)") if r.get("late") else ""
+    return f"{ref} {qty(r['qty'])} {day(when)}{late}".strip()
 
 
 @intent(
@@ -377,40 +399,50 @@ def draft_from_shortages(turn: Turn, slots: Slots) -> str:
         return turn.t(
             f"{slots.order} 没有缺料，不需要请购。", f"{slots.order} has no shortages: nothing to request."
         )
-    buy = [
-        s
-        for s in items
-        if (turn.index.item(s["item"]) is None or turn.index.item(s["item"]).source != "make")
-    ]  # type: ignore[union-attr]
-    made = [s["item"] for s in items if s not in buy]
-    note_made = (
-        turn.t(
-            f"自制件不请购（要做生产单）：{'、'.join(made)}。",
-            f"Make items are not purchased (they need production orders): {', '.join(made)}.",
-        )
-        if made
-        else ""
-    )
-    if not buy:
-        return (
+    # what open orders already cover needs no request: only the uncovered part (the short part when the
+    # analysis does not say what is covered)
+    needed = {s["item"]: s.get("uncovered", s.get("short")) for s in items}
+    covered = [s["item"] for s in items if not _positive(needed[s["item"]])]
+    made = [c for c, q in needed.items() if _positive(q) and _is_made(turn, c)]
+    buy = [s for s in items if _positive(needed[s["item"]]) and s["item"] not in made]
+    notes = []
+    if covered:
+        notes.append(
             turn.t(
-                f"{slots.order} 的缺料都是自制件，没有可请购的料。",
-                f"All shortages of {slots.order} are make items; nothing to buy.",
+                f"已有在途订单补齐，不用请购：{'、'.join(covered)}。",
+                f"Already covered by open orders, no request needed: {', '.join(covered)}.",
             )
-            + " "
-            + note_made
         )
-    need = _need_date(turn, slots)
-    lines_in = []
-    for s in buy:
-        when = first_value(s, ("need_date", "required_date", "due_date", "date")) or need.isoformat()
-        lines_in.append({"item": s["item"], "qty": s["short"], "need_date": str(when)})
+    if made:
+        notes.append(
+            turn.t(
+                f"自制件不请购（需要安排生产）：{'、'.join(made)}。",
+                f"Make items are not purchased (they need production): {', '.join(made)}.",
+            )
+        )
+    if not buy:
+        head = turn.t(f"{slots.order} 没有需要请购的缺料。", f"{slots.order} has nothing to purchase.")
+        return turn.t("", " ").join([head, *notes])
+    need = _need_date(turn, slots) if not all(s.get("need_date") for s in buy) else turn.today
+    lines_in = [
+        {
+            "item": s["item"],
+            "qty": needed[s["item"]],
+            "need_date": str(first_value(s, ("need_date", "required_date", "due_date")) or need.isoformat()),
+        }
+        for s in buy
+    ]
     prop = turn.call(
         "propose_purchase_requests", {"lines": lines_in, "source_ref": f"{slots.order} shortage"}
     )
     if (msg := failed(turn, "propose_purchase_requests", prop)) is not None:
         return msg
-    return _render_purchase_proposal(turn, prop, note_made)
+    return _render_purchase_proposal(turn, prop, turn.t("", " ").join(notes))
+
+
+def _is_made(turn: Turn, code: str) -> bool:
+    found = turn.index.item(code)
+    return found is not None and found.source == "make"
 
 
 def _positive(value: Any) -> bool:
@@ -560,9 +592,14 @@ def _find_production_order(turn: Turn, code: str) -> dict[str, Any] | None:
 
 
 def _production_status(turn: Turn, code: str) -> str:
-    if "list_production_orders" not in load_all():
-        return not_available(turn, INTENTS["order_status"], ["list_production_orders"])
-    row = _find_production_order(turn, code)
+    if "get_production_order" in load_all():
+        row: dict[str, Any] | None = turn.call("get_production_order", {"order": code})
+        if (msg := failed(turn, "get_production_order", row or {})) is not None:
+            return msg
+    elif "list_production_orders" in load_all():
+        row = _find_production_order(turn, code)
+    else:
+        return not_available(turn, INTENTS["order_status"], ["get_production_order"])
     if row is None:
         return turn.t(f"没有找到生产单 {code}。", f"Production order {code} not found.")
     text = turn.t(
@@ -581,15 +618,20 @@ def _production_status(turn: Turn, code: str) -> str:
 
 
 def _purchase_status(turn: Turn, code: str) -> str:
-    if "list_purchase_orders" not in load_all():
-        return not_available(turn, INTENTS["order_status"], ["list_purchase_orders"])
-    out = turn.call("list_purchase_orders", {"limit": 500})
-    if (msg := failed(turn, "list_purchase_orders", out)) is not None:
-        return msg
-    found = [o for o in out.get("orders") or [] if str(o.get("code", "")).upper() == code.upper()]
-    if not found:
-        return turn.t(f"没有找到采购单 {code}。", f"Purchase order {code} not found.")
-    po = found[0]
+    if "get_purchase_order" in load_all():
+        po = turn.call("get_purchase_order", {"order": code})
+        if (msg := failed(turn, "get_purchase_order", po)) is not None:
+            return msg
+    elif "list_purchase_orders" in load_all():
+        out = turn.call("list_purchase_orders", {"limit": 500})
+        if (msg := failed(turn, "list_purchase_orders", out)) is not None:
+            return msg
+        found = [o for o in out.get("orders") or [] if str(o.get("code", "")).upper() == code.upper()]
+        if not found:
+            return turn.t(f"没有找到采购单 {code}。", f"Purchase order {code} not found.")
+        po = found[0]
+    else:
+        return not_available(turn, INTENTS["order_status"], ["get_purchase_order"])
     rows = [
         turn.t(
             f"{turn.item(ln.get('item', ''))}：订购 {qty(ln.get('qty'))}，已收 {qty(ln.get('received_qty'))}，"
@@ -714,26 +756,41 @@ def mrp(turn: Turn, slots: Slots) -> str:
         return msg
     sugg = out.get("suggestions") or []
     exc = out.get("exceptions") or []
+    total = out.get("total_suggestions", len(sugg))
     counts = Counter(str(s.get("action")) for s in sugg)
     by_action = ", ".join(f"{a} {n}" for a, n in sorted(counts.items()))
+    late = [s for s in sugg if s.get("late")]
+    # what needs attention first: suggestions already late, then by release date
+    ordered = sorted(sugg, key=lambda s: (not s.get("late"), str(s.get("release_date")), str(s.get("item"))))
     rows = [
         turn.t(
-            f"{s.get('action')} {turn.item(s.get('item', ''))} {qty(s.get('qty'))}，下达 {day(s.get('release_date'))}，需求 {day(s.get('due_date'))}",
-            f"{s.get('action')} {turn.item(s.get('item', ''))} {qty(s.get('qty'))}, release {day(s.get('release_date'))}, due {day(s.get('due_date'))}",
+            f"{s.get('action')} {turn.item(s.get('item', ''))} {qty(s.get('qty'))} {s.get('uom', '')}，"
+            f"下达 {day(s.get('release_date'))}，需求 {day(s.get('due_date'))}"
+            + ("，已晚" if s.get("late") else ""),
+            f"{s.get('action')} {turn.item(s.get('item', ''))} {qty(s.get('qty'))} {s.get('uom', '')}, "
+            f"release {day(s.get('release_date'))}, due {day(s.get('due_date'))}"
+            + (", late" if s.get("late") else ""),
         )
-        for s in sugg
+        for s in ordered
     ]
+    exc_counts = out.get("exception_counts") or dict(Counter(str(e.get("kind")) for e in exc))
     text = [
         turn.t(
-            f"MRP 建议 {len(sugg)} 条（{by_action or '无'}），例外 {len(exc)} 条。",
-            f"MRP: {len(sugg)} suggestion(s) ({by_action or 'none'}), {len(exc)} exception(s).",
+            f"MRP（{out.get('today', turn.today.isoformat())} 起 {out.get('horizon_days', '')} 天）建议 {total} 条"
+            f"（{by_action or '无'}），其中已晚 {len(late)} 条；例外 {len(exc)} 条"
+            + (f"（{', '.join(f'{k} {v}' for k, v in sorted(exc_counts.items()))}）" if exc_counts else "")
+            + "。",
+            f"MRP (from {out.get('today', turn.today.isoformat())}, {out.get('horizon_days', '')} days): {total} "
+            f"suggestion(s) ({by_action or 'none'}), {len(late)} already late; {len(exc)} exception(s)"
+            + (f" ({', '.join(f'{k} {v}' for k, v in sorted(exc_counts.items()))})" if exc_counts else "")
+            + ".",
         )
     ]
     if rows:
-        text.append(bullet_list(rows, 15) + more(turn.lang, len(rows), 15))
+        text.append(bullet_list(rows, 12) + more(turn.lang, len(rows), 12))
     if exc:
         text.append(turn.t("例外：", "Exceptions:"))
-        text.append(bullet_list([describe(e) for e in exc], 10) + more(turn.lang, len(exc), 10))
+        text.append(bullet_list([_exception_line(turn, e) for e in exc], 10) + more(turn.lang, len(exc), 10))
     text.append(
         turn.t(
             "（建议不会改动数据；要下单需通过提案确认。）",
@@ -741,6 +798,19 @@ def mrp(turn: Turn, slots: Slots) -> str:
         )
     )
     return "\n".join(text)
+
+
+def _exception_line(turn: Turn, e: Any) -> str:
+    if not isinstance(e, dict) or "kind" not in e:
+        return describe(e)
+    parts = [str(e["kind"]), str(e.get("ref") or ""), turn.item(e["item"]) if e.get("item") else ""]
+    if e.get("qty") is not None:
+        parts.append(qty(e["qty"]))
+    if e.get("date"):
+        parts.append(str(e["date"]))
+    if e.get("suggested_date"):
+        parts.append(f"→ {e['suggested_date']}")
+    return " ".join(p for p in parts if p)
 
 
 @intent(
