@@ -356,3 +356,20 @@ def test_explosion_totals_equal_the_sum_over_paths(plant: Plant, qty: D) -> None
     assert sum(ln.qty for ln in result.lines) == sum(expected.values(), D(0))
     for component, total in expected.items():  # where-used sees the same quantity from below
         assert where_used(plant, component).totals.get("I0") == total / qty
+
+
+def test_benchmark_runs_on_a_small_synthetic_factory() -> None:
+    from benchmarks.bench_bom import format_result, run_bom_benchmark
+    from benchmarks.synthetic import generate_factory
+
+    plant = plant_from_dict(generate_factory("small", seed=3))
+    result = run_bom_benchmark(plant, repeat=1)
+    assert result.items == len(plant.items) and result.top_item in plant.boms
+    assert [t.operation.split(" ")[0] for t in result.timings][:3] == [
+        "explode_bom",
+        "explosion",
+        "check_kitting",
+    ]
+    explosion = explode_bom(plant, result.top_item, D(10))
+    assert explode_totals(plant, result.top_item, D(10)) == dict(explosion.totals)
+    assert "explode_bom" in format_result(result)
