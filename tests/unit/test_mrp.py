@@ -823,3 +823,64 @@ def test_goods_in_inspection_or_transit_get_no_reschedule_messages():
         ("QC/A", D(8), date(2026, 12, 10)),
         ("TR-1", D(5), date(2026, 12, 10)),
     ]
+
+
+# ------------------------------------------------------------------------------------ result views
+
+SURPLUS = """
+today: 2026-12-01
+items:
+  - {code: A, source: make, lead_time_days: 1, order_multiple: 10}
+  - {code: C, source: buy, lead_time_days: 2}
+boms: [{parent: A, lines: [{component: C, qty: 2}]}]
+sales_orders:
+  - {id: SO-1, lines: [{item: A, qty: 4, due: 2026-12-10}, {item: A, qty: 3, due: 2026-12-20}]}
+"""
+
+
+def test_trace_pegging_reaches_the_end_demands_through_the_parents():
+    result = run_mrp(plant_of(SURPLUS), 30)
+    # A: 4 on 12-10 -> a lot of 10 (6 left), the 12-20 line takes 3 of them; 3 are lot-size surplus
+    (a,) = result.suggestions_for("A")
+    assert [(p.demand, p.qty) for p in a.pegging] == [("SO-1/1", D(4)), ("SO-1/2", D(3))]
+    # C: 10 x 2 = 20, all for PL-A-1; through A: 8 for SO-1/1, 6 for SO-1/2, 6 for A's surplus
+    ends = {(p.demand, p.kind): p.qty for p in trace_pegging(result, "PL-C-1")}
+    assert ends == {
+        ("SO-1/1", PegKind.SALES): D(8),
+        ("SO-1/2", PegKind.SALES): D(6),
+        ("PL-A-1", PegKind.PLANNED): D(6),
+    }
+    with pytest.raises(InvalidInputError):
+        trace_pegging(result, "PL-C-9")
+
+
+def test_result_views_page_without_building_everything():
+    plant = plant_of("""
+        today: 2026-12-01
+        items:
+          - {code: A, source: buy, lead_time_days: 3}
+          - {code: B, source: buy, lead_time_days: 0}
+        purchase_orders: [{id: PO-1, item: B, qty: 5, due: 2026-12-02}]
+        sales_orders:
+          - {id: SO-1, lines: [{item: A, qty: 1, due: 2026-12-02}, {item: A, qty: 1, due: 2026-12-03},
+                               {item: B, qty: 1, due: 2026-12-09}, {item: A, qty: 1, due: 2026-12-20}]}
+    """)
+    result = run_mrp(plant, 30)
+    # A: 12-02 and 12-03 are late (3 working days back is before today), 12-20 is not; B: PO-1 covers 1
+    assert (result.suggestion_count, result.late_count(), result.planned_items) == (3, 2, ("A",))
+    first = result.earliest_suggestions(2)
+    # both late ones are released today; then by item and due date
+    assert [(s.id, s.release_date) for s in first] == [("PL-A-1", TODAY), ("PL-A-2", TODAY)]
+    assert result.order("PL-A-3").due_date == date(2026, 12, 20)
+    assert result.order("PL-A-4") is None and result.order("PO-1") is None
+    page, counts = result.exception_page(2)
+    # 4 exceptions: 2 late (12-02, 12-03), PO-1 postponed 12-02 -> 12-09 and 4 of it excess
+    assert counts == {"excess": 1, "late": 2, "reschedule_out": 1}
+    assert [(e.kind, e.ref, e.date) for e in page] == [
+        (ExceptionKind.LATE, "PL-A-1", date(2026, 12, 2)),
+        (ExceptionKind.EXCESS, "PO-1", date(2026, 12, 2)),
+    ]
+    assert [e.kind for e in result.exception_page(10, item="B")[0]] == [
+        ExceptionKind.EXCESS,
+        ExceptionKind.RESCHEDULE_OUT,
+    ]

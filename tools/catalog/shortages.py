@@ -259,11 +259,12 @@ def analyze_shortages(ctx: ToolContext, args: AnalyzeShortagesIn) -> AnalyzeShor
     session = ctx.session
     plant = load_plant(ctx)
     index = BomIndex.for_plant(plant)
-    if args.production_order is not None:
-        requirements, mo, item_code = _production_requirements(session, plant, index, args.production_order)
+    if args.sales_order is None:
+        requirements, mo, item_code = _production_requirements(
+            session, plant, index, args.production_order or ""
+        )
         status, priority, item = mo.status, mo.priority, item_code or None
     else:
-        assert args.sales_order is not None  # the input model requires exactly one order
         requirements, so = _sales_requirements(session, index, args.sales_order)
         status, priority, item = so.status, so.priority, None
     report: ShortageReport = analyze(
