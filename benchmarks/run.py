@@ -142,8 +142,15 @@ def section_schedule(ctx: BenchContext) -> list[BenchRow]:
                           f"bound {r.first_goal_bound}); {r.late_orders} late orders")]
 
 
+def section_mrp(ctx: BenchContext) -> list[BenchRow]:
+    from benchmarks.bench_mrp import section_mrp as run_section
+
+    return run_section(ctx)
+
+
 SECTIONS: dict[str, Callable[[BenchContext], list[BenchRow]]] = {
     "load": section_load,
+    "mrp": section_mrp,
     "schedule": section_schedule,
     "jssp": section_jssp,
 }
