@@ -73,6 +73,7 @@ class WorkCenter:
     hours_per_day: Decimal = Decimal(8)
     cost_per_hour: Decimal = ZERO
     name: str = ""
+    overtime_hours_per_day: Decimal = ZERO  # extra hours a planner may add per working day (a promising lever)
 
 
 @dataclass(frozen=True, slots=True)

@@ -164,7 +164,9 @@ def load_demands(session: Session, items: dict[int, pm.Item], calendar: Calendar
 def load_resources(session: Session, code: dict[int, str]) -> tuple[dict[str, pm.WorkCenter], dict[str, pm.Routing]]:
     wcs = {w.id: w for w in session.execute(sa.select(WorkCenter)).scalars()}
     work_centers = {w.code: pm.WorkCenter(code=w.code, machines=w.machines, hours_per_day=_d(w.hours_per_day),
-                                          cost_per_hour=_d(w.cost_per_hour), name=w.name) for w in wcs.values()}
+                                          cost_per_hour=_d(w.cost_per_hour), name=w.name,
+                                          overtime_hours_per_day=_d(w.overtime_hours_per_day))
+                    for w in wcs.values()}
     ops: dict[int, list[pm.Operation]] = defaultdict(list)
     for op in session.execute(sa.select(RoutingOperation).order_by(RoutingOperation.routing_id,
                                                                     RoutingOperation.seq)).scalars():
