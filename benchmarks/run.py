@@ -148,8 +148,15 @@ def section_mrp(ctx: BenchContext) -> list[BenchRow]:
     return run_section(ctx)
 
 
+def section_bom(ctx: BenchContext) -> list[BenchRow]:
+    from benchmarks.bench_bom import section_bom as run_section
+
+    return run_section(ctx)
+
+
 SECTIONS: dict[str, Callable[[BenchContext], list[BenchRow]]] = {
     "load": section_load,
+    "bom": section_bom,
     "mrp": section_mrp,
     "schedule": section_schedule,
     "jssp": section_jssp,

@@ -74,6 +74,7 @@ def plant_from_dict(data: dict[str, Any], today: date | None = None) -> Plant:
                         for i, s in enumerate(line.get("substitutes") or ())
                     ),
                     issue_method=line.get("issue_method", "manual"),
+                    allow_mix=bool(line.get("allow_mix", True)),
                 )
                 for line in row.get("lines", [])
             ),
