@@ -137,8 +137,13 @@ def _choice(text: str, candidates: tuple[Candidate, ...], index: EntityIndex) ->
         if pos is not None and 0 <= pos < len(candidates):
             return candidates[pos].code
     codes = tuple(c.code for c in candidates)
-    resolved = index.resolve(text, restrict=codes)
-    return resolved.code
+    # a distinguishing word: "M8 的" picks SCREW-M8 out of M4/M6/M8
+    words = [w.casefold() for w in re.findall(r"[A-Za-z0-9][A-Za-z0-9-]*|[\u3400-\u9fff]{2,}", text)]
+    for word in words:
+        hits = [c.code for c in candidates if word in c.code.casefold() or word in c.name.casefold()]
+        if len(hits) == 1:
+            return hits[0]
+    return index.resolve(text, restrict=codes).code
 
 
 def _missing(spec: IntentSpec, slots: Slots) -> tuple[str, ...]:
@@ -213,18 +218,17 @@ def understand(
             slots = replace(slots, item=resolved.code, item_phrase=phrase, candidates=())
         elif resolved.candidates or slots.item is None:
             slots = replace(slots, item=None, item_phrase=phrase, candidates=resolved.candidates)
-            if resolved.candidates:
-                if spec.on_loose_item is not None:
-                    return Understanding("answer", intent, slots, language, parse=parsed)
-                return Understanding(
-                    "ask", intent, slots, language, ("item",), resolved.candidates, parse=parsed
-                )
 
+    # a capability that is not installed is said so at once, before asking anything
     missing_tools = tuple(spec.missing_tools())
     if missing_tools:
         return Understanding(
             "not_available", intent, slots, language, missing_tools=missing_tools, parse=parsed
         )
+    if slots.item is None and slots.candidates and spec.uses("item"):
+        if spec.on_loose_item is not None:
+            return Understanding("answer", intent, slots, language, parse=parsed)
+        return Understanding("ask", intent, slots, language, ("item",), slots.candidates, parse=parsed)
     missing = _missing(spec, slots)
     if missing:
         if spec.on_loose_item is not None and missing == ("item",) and slots.item_phrase:

@@ -312,7 +312,9 @@ class EntityIndex:
             return Resolution(phrase, None)
         best = ranked[0]
         runner_up = ranked[1].score if len(ranked) > 1 else 0.0
-        if best.score >= ACCEPT_SCORE[script] and runner_up < best.score * AMBIGUOUS_RATIO:
+        # among the candidates just offered, a clear best is enough
+        accept = floor if restrict else ACCEPT_SCORE[script]
+        if best.score >= accept and runner_up < best.score * AMBIGUOUS_RATIO:
             return Resolution(phrase, best.code, tuple(ranked[:MAX_CANDIDATES]))
         return Resolution(phrase, None, tuple(ranked[:MAX_CANDIDATES]))
 

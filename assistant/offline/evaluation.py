@@ -69,7 +69,7 @@ def _label(u: Understanding) -> str:
 
 def _got_slot(u: Understanding, name: str) -> Any:
     if name == "ambiguous":
-        # asked with candidates, or (a search intent) answered with the candidates to pick from
+        # candidates to pick from (asked, or listed by a search intent; or held while a tool is missing)
         return u.slots.item is None and bool(u.candidates or u.slots.candidates)
     value = getattr(u.slots, name)
     if isinstance(value, Decimal):

@@ -732,17 +732,52 @@ def bom_cost(turn: Turn, slots: Slots) -> str:
     out = turn.call("get_bom_cost", {"item": slots.item})
     if (msg := failed(turn, "get_bom_cost", out)) is not None:
         return msg
-    lines = out.get("lines") or []
+    code = out.get("item", slots.item or "")
+    parts = [
+        (key, zh, en)
+        for key, zh, en in (
+            ("material_cost", "材料", "material"),
+            ("operation_cost", "工序", "operations"),
+            ("subcontract_fee_cost", "外协加工费", "subcontract fees"),
+        )
+        if out.get(key) is not None
+    ]
+    split = join(turn.lang, [turn.t(f"{zh} {qty(out[k])}", f"{en} {qty(out[k])}") for k, zh, en in parts])
     text = [
         turn.t(
-            f"{turn.item(out.get('item', slots.item))} 的 BOM 单位成本：{qty(out.get('unit_cost'))}。",
-            f"BOM unit cost of {turn.item(out.get('item', slots.item))}: {qty(out.get('unit_cost'))}.",
+            f"{turn.item(code)} 的 BOM 单位成本：{qty(out.get('unit_cost'))}"
+            + (f"（{split}）" if split else "")
+            + "。",
+            f"BOM unit cost of {turn.item(code)}: {qty(out.get('unit_cost'))}"
+            + (f" ({split})" if split else "")
+            + ".",
         )
     ]
+    lines = out.get("lines") or []
     if lines:
         text.append(turn.t("构成：", "Breakdown:"))
-        text.append(bullet_list([describe(ln) for ln in lines], 20) + more(turn.lang, len(lines), 20))
+        text.append(bullet_list([_cost_line(turn, ln) for ln in lines], 25) + more(turn.lang, len(lines), 25))
+    problems = out.get("problems") or []
+    if problems:
+        text.append(turn.t("问题：", "Problems: ") + join(turn.lang, map(describe, problems[:5])))
     return "\n".join(text)
+
+
+def _cost_line(turn: Turn, ln: Any) -> str:
+    if not isinstance(ln, dict) or "extended_cost" not in ln:
+        return describe(ln)
+    indent = "  " * max(int(ln.get("level") or 1) - 1, 0)
+    if ln.get("kind") == "operation":
+        return indent + turn.t(
+            f"L{ln.get('level')} {ln.get('item')} 工序 {ln.get('seq')} {ln.get('work_center')} "
+            f"{qty(ln.get('minutes'))} 分钟 = {qty(ln['extended_cost'])}",
+            f"L{ln.get('level')} {ln.get('item')} operation {ln.get('seq')} on {ln.get('work_center')}, "
+            f"{qty(ln.get('minutes'))} min = {qty(ln['extended_cost'])}",
+        )
+    return indent + (
+        f"L{ln.get('level')} {turn.item(ln.get('item', ''))} × {qty(ln.get('qty'))} @ {qty(ln.get('unit_cost'))}"
+        f" = {qty(ln['extended_cost'])}"
+    )
 
 
 @intent(

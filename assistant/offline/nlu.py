@@ -206,7 +206,8 @@ def template_vocabulary(texts: Any) -> tuple[set[str], set[str]]:
 def detect_language(text: str) -> Language:
     """The dominant script: Chinese characters count as 2/3 of a word each, English words as one."""
     plain = _PLACEHOLDER_RE.sub(" ", text)
-    plain = re.sub(r"\b[A-Z]{1,5}-[\w-]+", " ", plain)  # codes and ids are neither
+    # codes and ids (PB-25, M8, SO-1020) and lone letters are neither language
+    plain = re.sub(r"[A-Za-z]*\d[\w-]*|\b[A-Z]{1,5}-[\w-]+|\b[A-Za-z]\b", " ", plain)
     cjk = sum(len(r) for r in _CJK_RE.findall(plain))
     words = len(_LATIN_WORD_RE.findall(plain))
     if cjk == 0 and words == 0:
