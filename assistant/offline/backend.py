@@ -108,7 +108,8 @@ def slots_from(parsed: Parse) -> Slots:
     """The slot values said in one question (items only where a code, name or alias was said)."""
     ex = parsed.extraction
     with_unit = [q for q in ex.quantities if q.unit]
-    quantity = (with_unit or ex.quantities or [None])[0]
+    said_qty = with_unit or ex.quantities
+    quantity = said_qty[0] if said_qty else None
     order = ex.orders[0] if ex.orders else None
     subs: bool | None = None
     if NO_SUBSTITUTES_RE.search(ex.text):
@@ -291,7 +292,7 @@ def _catalog(contexts: ContextFactory) -> tuple[Catalog, date]:
 
     with contexts() as ctx:
         today = ctx.today
-        key = (str(ctx.session.get_bind().url), current_versions(ctx.session, ["master"])["master"])
+        key = (str(ctx.session.get_bind().engine.url), current_versions(ctx.session, ["master"])["master"])
         with _CATALOG_LOCK:
             catalog = _CATALOGS.get(key)
         if catalog is None:

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from functools import cached_property
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from data_model.tables import Customer, Item, ItemAlias
 
@@ -61,7 +61,7 @@ def load_catalog(session: Session) -> Catalog:
     """
     aliases: dict[int, list[str]] = defaultdict(list)
     for item_id, alias in session.exec(
-        select(ItemAlias.item_id, ItemAlias.alias).order_by(ItemAlias.id)
+        select(ItemAlias.item_id, ItemAlias.alias).order_by(col(ItemAlias.id))
     ).all():
         aliases[item_id].append(alias)
     items = tuple(

@@ -5,10 +5,10 @@ from __future__ import annotations
 import re
 import unicodedata
 import zlib
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
-from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
+from chromadb.api.types import Documents, Embeddable, EmbeddingFunction, Embeddings
 from chromadb.utils.embedding_functions import register_embedding_function
 
 DEFAULT_DIMS = 1024
@@ -72,3 +72,9 @@ class HashingEmbedding(EmbeddingFunction[Documents]):
 
     def default_space(self) -> str:  # type: ignore[override]
         return "cosine"
+
+
+def offline_embedding() -> EmbeddingFunction[Embeddable]:
+    """The embedding function every collection of the offline assistant is created with."""
+    # chromadb types collections over any embeddable input; this one embeds text only
+    return cast("EmbeddingFunction[Embeddable]", HashingEmbedding())

@@ -17,10 +17,11 @@ from typing import Any
 
 import chromadb
 from chromadb.api import ClientAPI
+from chromadb.api.types import Metadata
 
 from assistant.offline.catalog import Catalog, CatalogItem
 from assistant.offline.dates import DateMention, extract_dates
-from assistant.offline.embedding import HashingEmbedding, embed_text, normalize_text
+from assistant.offline.embedding import embed_text, normalize_text, offline_embedding
 from assistant.offline.numbers import Quantity, extract_quantities
 
 # Cosine similarity a vector hit needs to count as a candidate, and to be taken as the item when no other
@@ -147,10 +148,12 @@ class EntityIndex:
     def _build_collection(self, client: ClientAPI) -> Any:
         name = f"op-items-{self.catalog.fingerprint}"
         collection = client.get_or_create_collection(
-            name, embedding_function=HashingEmbedding(), configuration={"hnsw": {"space": "cosine"}}
+            name, embedding_function=offline_embedding(), configuration={"hnsw": {"space": "cosine"}}
         )
         if collection.count() == 0 and self.catalog.items:
-            ids, docs, metas = [], [], []
+            ids: list[str] = []
+            docs: list[str] = []
+            metas: list[Metadata] = []
             for item in self.catalog.items:
                 texts = [("code", item.code), ("name", item.name)]
                 texts += [("alias", a) for a in item.aliases]
@@ -211,9 +214,9 @@ class EntityIndex:
             token = m.group(0)
             if not free(m.start(), m.end()) or not (re.search(r"\d", token) or "-" in token):
                 continue
-            code = self.match_code(token)
-            if code is not None:
-                ex.items.append(Mention(code, token, m.start(), m.end(), "code"))
+            matched = self.match_code(token)
+            if matched is not None:
+                ex.items.append(Mention(matched, token, m.start(), m.end(), "code"))
                 taken.append((m.start(), m.end(), "_item_"))
         masked = self._mask(text, taken)
         for d in extract_dates(masked, today):

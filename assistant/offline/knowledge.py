@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.offline.embedding import HashingEmbedding, normalize_text
+from chromadb.api.types import Metadata
+
+from assistant.offline.embedding import normalize_text, offline_embedding
 from assistant.offline.entities import chroma_client
 
 HELP_DIR = Path(__file__).parent / "help"
@@ -65,11 +67,13 @@ class KnowledgeBase:
         ).hexdigest()[:16]
         self.collection: Any = chroma_client(chroma_path).get_or_create_collection(
             f"op-help-{digest}",
-            embedding_function=HashingEmbedding(),
+            embedding_function=offline_embedding(),
             configuration={"hnsw": {"space": "cosine"}},
         )
         if self.collection.count() == 0 and pages:
-            ids, docs, metas = [], [], []
+            ids: list[str] = []
+            docs: list[str] = []
+            metas: list[Metadata] = []
             for page in pages:
                 chunks = [f"{page.title}. {', '.join(page.keywords)}"]
                 chunks += [c for c in re.split(r"\n\s*\n", page.body) if c.strip()]

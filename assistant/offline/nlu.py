@@ -151,7 +151,8 @@ class IntentModel:
                     pieces.append(part)
                 else:
                     pieces.append("|")
-        phrases, current = [], []
+        phrases: list[list[str]] = []
+        current: list[str] = []
         for piece in pieces:
             if piece == "|":
                 if current:

@@ -162,8 +162,8 @@ def test_a_persisted_index_reopens_with_the_offline_embedding(tmp_path: Path) ->
     path = str(tmp_path / "chroma")
     index = EntityIndex(catalog, chromadb.PersistentClient(path=path))
     reopened = chromadb.PersistentClient(path=path).get_collection(index.collection.name)
-    hits = reopened.query(query_texts=["steel pipes"], n_results=1)
-    assert hits["metadatas"][0][0]["code"] == "PIPE-7"
+    metadatas = reopened.query(query_texts=["steel pipes"], n_results=1)["metadatas"]
+    assert metadatas is not None and metadatas[0][0]["code"] == "PIPE-7"
 
 
 # ------------------------------------------------------------------------------------------------ help pages
