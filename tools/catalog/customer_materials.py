@@ -474,6 +474,7 @@ def propose_customer_material_consumption(
             "customer": customer.code,
             "production_order": order.code,
             "date": on.isoformat(),
+            "over_issue_tolerance": ctx.settings.over_issue_tolerance,
             "lines": [ln.model_dump(mode="json") for ln in lines],
         },
     )
@@ -496,7 +497,9 @@ def apply_customer_material_consumption(session: Session, proposal: Proposal, ac
         production_order=str(eff["production_order"]),
         lines=[MaterialLineIn(item=r["item"], qty=dec(r["qty"])) for r in eff["lines"]],
     )
-    order, so_code, lines = _plan_consumption(session, customer, args, get_settings().over_issue_tolerance)
+    order, so_code, lines = _plan_consumption(
+        session, customer, args, float(eff.get("over_issue_tolerance", get_settings().over_issue_tolerance))
+    )
     on = date.fromisoformat(eff["date"])
     items = find_items(session, [ln.item for ln in lines])
     for ln in lines:

@@ -920,6 +920,8 @@ def propose_purchase_receipt(ctx: ToolContext, args: ProposePurchaseReceiptIn) -
         "note": args.note,
         "lines": [ln.model_dump(mode="json") for ln in lines],
         "status_after": status_after,
+        # the tolerance it was proposed under is the one it is applied under
+        "receipt_tolerance": ctx.settings.receipt_tolerance,
     }
     zh, en = _receipt_summaries(po, supplier.code if supplier else None, lines, status_after)
     base = create_proposal(
@@ -961,7 +963,7 @@ def apply_purchase_receipt(session: Session, proposal: Proposal, actor: Actor) -
         note=str(eff.get("note", "")),
         proposal_id=proposal.id,
     )
-    tolerance = get_settings().receipt_tolerance
+    tolerance = float(eff.get("receipt_tolerance", get_settings().receipt_tolerance))
     posted = []
     for n, p in enumerate(planned, start=1):
         pl = lines[p.line_no]

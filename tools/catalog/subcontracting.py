@@ -935,6 +935,7 @@ def propose_subcontract_receipt(
             "scrap": [s.model_dump(mode="json") for s in scrapped],
             "unit_fee": to_number(fee),
             "note": args.note,
+            "receipt_tolerance": ctx.settings.receipt_tolerance,
         },
     )
     return ProposeSubcontractReceiptOut(
@@ -962,7 +963,7 @@ def apply_subcontract_receipt(session: Session, proposal: Proposal, actor: Actor
     qty = dec(eff["qty"])
     scrap_in = [ScrapLineIn(item=s["item"], qty=dec(s["qty"]), reason=s["reason"]) for s in eff["scrap"]]
     consumed, scrapped = _plan_subcontract_receipt(
-        session, order, qty, scrap_in, get_settings().receipt_tolerance
+        session, order, qty, scrap_in, float(eff.get("receipt_tolerance", get_settings().receipt_tolerance))
     )
     loc = supplier_location(session, supplier)
     on = date.fromisoformat(eff["date"])
