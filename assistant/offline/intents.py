@@ -564,7 +564,9 @@ def order_status(turn: Turn, slots: Slots) -> str:
         )
     lines.append(bullet_list(rows, 30))
     if "estimate_delivery_date" in load_all():
-        est = turn.call("estimate_delivery_date", {"order": slots.order})
+        fields = load_all()["estimate_delivery_date"].input_schema().get("properties", {})
+        key = next((k for k in ("order", "sales_order", "code") if k in fields), "order")
+        est = turn.call("estimate_delivery_date", {key: slots.order})
         if failed(turn, "estimate_delivery_date", est) is None:
             lines.append(turn.t("预计交付：", "Estimated delivery: ") + describe(est))
     elif _positive(out.get("open_qty")):

@@ -171,3 +171,16 @@ def test_nothing_to_purchase_when_open_orders_or_production_cover_it(demo_db: st
     shortages = call(demo_db, "analyze_shortages", production_order="MO-2612-05")["shortages"]
     for s in shortages:
         assert s["item"] in reply.answer
+
+
+def test_the_stream_carries_the_calls_and_the_reply(demo_db: str) -> None:
+    from assistant.backend import FinalEvent, ToolCallEvent, ToolResultEvent
+    from assistant.service import ask_stream
+
+    events = list(
+        ask_stream("SO-1020 什么时候发货？", backend="offline", db_url=demo_db, thread_id="t-stream")
+    )
+    assert [type(e) for e in events[:2]] == [ToolCallEvent, ToolResultEvent]
+    final = events[-1]
+    assert isinstance(final, FinalEvent)
+    assert final.reply.backend == "offline" and "SO-1020" in final.reply.answer
