@@ -47,6 +47,12 @@ TRANSITIONS: dict[str, dict[str, tuple[str, ...]]] = {
         "cancelled": (),
     },
     "bom": {"draft": ("active", "obsolete"), "active": ("obsolete",), "obsolete": ()},
+    "ecn": {
+        "draft": ("approved", "cancelled"),
+        "approved": ("applied", "cancelled"),
+        "applied": (),
+        "cancelled": (),
+    },
     "cost_period": {"open": ("closed",), "closed": ("open",)},
     "proposal": {
         "pending": ("confirmed", "rejected", "expired", "failed"),

@@ -2,6 +2,7 @@
 
 from data_model.tables.boms import Bom, BomLine, BomSubstitute
 from data_model.tables.costing import CostPeriod, JointProductOutput, OrderCostInput, OverheadPool
+from data_model.tables.engineering import Ecn, EcnChange
 from data_model.tables.inventory import ItemValuation, Location, Reservation, StockMove, Warehouse
 from data_model.tables.items import Item, ItemAlias, Uom
 from data_model.tables.orders import (
@@ -32,6 +33,8 @@ __all__ = [
     "CostPeriod",
     "Customer",
     "DataVersion",
+    "Ecn",
+    "EcnChange",
     "Forecast",
     "InspectionOrder",
     "Item",

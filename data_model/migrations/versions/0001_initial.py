@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 00:52:46.933951
+Create Date: 2026-11-25 01:01:08.571337
 """
 from __future__ import annotations
 
@@ -80,6 +80,29 @@ def upgrade() -> None:
     sa.Column('version', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('domain', name=op.f('pk_data_version'))
     )
+    op.create_table('ecn',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('title', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
+    sa.Column('effective_date', sa.Date(), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('source', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('created_by', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('approved_by', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('approved_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('applied_by', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('applied_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('proposal_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.CheckConstraint("source IN ('ecn', 'bom_change', 'batch')", name=op.f('ck_ecn_source')),
+    sa.CheckConstraint("status IN ('draft', 'approved', 'applied', 'cancelled')", name=op.f('ck_ecn_status')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ecn'))
+    )
+    with op.batch_alter_table('ecn', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_ecn_code'), ['code'], unique=True)
+        batch_op.create_index(batch_op.f('ix_ecn_status'), ['status'], unique=False)
+
     op.create_table('meta',
     sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('value', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
@@ -488,6 +511,41 @@ def upgrade() -> None:
     with op.batch_alter_table('bom_line', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_bom_line_bom_id'), ['bom_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_bom_line_component_id'), ['component_id'], unique=False)
+
+    op.create_table('ecn_change',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('ecn_id', sa.Integer(), nullable=False),
+    sa.Column('seq', sa.Integer(), nullable=False),
+    sa.Column('parent_item_id', sa.Integer(), nullable=False),
+    sa.Column('change_type', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('component_id', sa.Integer(), nullable=False),
+    sa.Column('new_component_id', sa.Integer(), nullable=True),
+    sa.Column('old_qty', sa.Numeric(precision=20, scale=6), nullable=True),
+    sa.Column('new_qty', sa.Numeric(precision=20, scale=6), nullable=True),
+    sa.Column('old_scrap_rate', sa.Numeric(precision=20, scale=6), nullable=True),
+    sa.Column('new_scrap_rate', sa.Numeric(precision=20, scale=6), nullable=True),
+    sa.Column('issue_method', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('note', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+    sa.Column('from_bom_id', sa.Integer(), nullable=True),
+    sa.Column('to_bom_id', sa.Integer(), nullable=True),
+    sa.CheckConstraint("change_type IN ('replace', 'qty', 'scrap', 'add', 'remove', 'update')", name=op.f('ck_ecn_change_change_type')),
+    sa.CheckConstraint('new_qty IS NULL OR new_qty > 0', name=op.f('ck_ecn_change_new_qty_positive')),
+    sa.CheckConstraint('new_scrap_rate IS NULL OR (new_scrap_rate >= 0 AND new_scrap_rate < 1)', name=op.f('ck_ecn_change_new_scrap_range')),
+    sa.ForeignKeyConstraint(['component_id'], ['item.id'], name=op.f('fk_ecn_change_component_id_item')),
+    sa.ForeignKeyConstraint(['ecn_id'], ['ecn.id'], name=op.f('fk_ecn_change_ecn_id_ecn')),
+    sa.ForeignKeyConstraint(['from_bom_id'], ['bom.id'], name=op.f('fk_ecn_change_from_bom_id_bom')),
+    sa.ForeignKeyConstraint(['new_component_id'], ['item.id'], name=op.f('fk_ecn_change_new_component_id_item')),
+    sa.ForeignKeyConstraint(['parent_item_id'], ['item.id'], name=op.f('fk_ecn_change_parent_item_id_item')),
+    sa.ForeignKeyConstraint(['to_bom_id'], ['bom.id'], name=op.f('fk_ecn_change_to_bom_id_bom')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ecn_change'))
+    )
+    with op.batch_alter_table('ecn_change', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_ecn_change_component_id'), ['component_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_ecn_change_ecn_id'), ['ecn_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_ecn_change_from_bom_id'), ['from_bom_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_ecn_change_new_component_id'), ['new_component_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_ecn_change_parent_item_id'), ['parent_item_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_ecn_change_to_bom_id'), ['to_bom_id'], unique=False)
 
     op.create_table('production_order',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -907,6 +965,15 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_production_order_bom_id'))
 
     op.drop_table('production_order')
+    with op.batch_alter_table('ecn_change', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_ecn_change_to_bom_id'))
+        batch_op.drop_index(batch_op.f('ix_ecn_change_parent_item_id'))
+        batch_op.drop_index(batch_op.f('ix_ecn_change_new_component_id'))
+        batch_op.drop_index(batch_op.f('ix_ecn_change_from_bom_id'))
+        batch_op.drop_index(batch_op.f('ix_ecn_change_ecn_id'))
+        batch_op.drop_index(batch_op.f('ix_ecn_change_component_id'))
+
+    op.drop_table('ecn_change')
     with op.batch_alter_table('bom_line', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_bom_line_component_id'))
         batch_op.drop_index(batch_op.f('ix_bom_line_bom_id'))
@@ -1019,6 +1086,11 @@ def downgrade() -> None:
 
     op.drop_table('proposal')
     op.drop_table('meta')
+    with op.batch_alter_table('ecn', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_ecn_status'))
+        batch_op.drop_index(batch_op.f('ix_ecn_code'))
+
+    op.drop_table('ecn')
     op.drop_table('data_version')
     with op.batch_alter_table('customer', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_customer_code'))
