@@ -1,0 +1,1522 @@
+"""Order promising (capable-to-promise): what can ship by the due date, when the rest can, why, and what would help.
+
+How a promise is computed (CONTRACT.md ``promise_order``), on working-day indexes (0 = the first working day on or
+after today; nothing is ever placed before it):
+
+1. Existing commitments keep their supply: sales order lines of higher or equal priority (a lower or equal
+   number; lines holding reservations always) and the components still to issue to open production orders, in
+   due-date order. Each takes supply just in time: a commitment due on or after its item's cumulative lead time
+   (it could be resupplied from scratch by then) holds nothing; otherwise it takes the latest existing supply
+   on or before its due date, then later supply, and what is still missing is built from components (taken the
+   same way) or bought.
+2. The new order then takes what is left as early as possible, recursively through the BOM: free stock, open
+   supply (production orders at their scheduled completion when capacity is checked), new purchases after lot
+   rules and lead time, new builds once every component is there. A routed make item's production time comes
+   from its routing on its work centers' capacity (``evaluate_new_order``, chained so that the new order's builds
+   see each other), plus its ``lead_time_days`` as an extra delay; an unrouted one takes its lead time.
+3. Lines of lower priority are then allocated again after it: those that complete later than without the new
+   order are its impacts, with the production orders its builds push back.
+
+Results are dates on the working calendar (output finished on a working day ships that day), pegged sources,
+the binding constraints with their shortfall and the date each resolves, and levers (substitutes, partial
+shipment, overtime, a higher priority) with their effect. Capacity checks use CP-SAT with one worker, a seed and
+a time budget, so a promise repeats; past the budget, builds fall back to their infinite-capacity lead time and
+a problem record says so.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import time as clock
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timedelta
+from decimal import ROUND_FLOOR, Decimal
+from enum import StrEnum
+
+from planning.bom import BomIndex, EffectiveLine, bom_index
+from planning.calendar import Calendar
+from planning.capacity import window_minutes
+from planning.errors import InfeasibleError, InvalidInputError
+from planning.lot_sizing import LotSizingRule, is_countable, size_lots
+from planning.model import ZERO, Demand, DemandKind, Item, Plant, Source, Supply, SupplyKind
+from planning.scheduling import (
+    Binding,
+    NewOrder,
+    OrderStatus,
+    Schedule,
+    ScheduleOrder,
+    ScheduleSettings,
+    collect_production_orders,
+    evaluate_new_order,
+    schedule_orders,
+)
+
+# Quantities closer than this are equal (ratios of substitutes are divided out in Decimal arithmetic).
+_TOLERANCE = Decimal("1e-9")
+
+# ------------------------------------------------------------------------------------------------- inputs
+
+
+@dataclass(frozen=True, slots=True)
+class PromiseRequest:
+    """``qty`` of ``item`` wanted on ``due_date``; ``id`` names the demand in pegging (a sales order line's id
+    ``SO-1/1`` for an existing line, which is then left out of the commitments)."""
+
+    item: str
+    qty: Decimal
+    due_date: date
+    priority: int = 5  # lower number = more important
+    id: str = "NEW"
+
+
+@dataclass(frozen=True)
+class PromiseSettings:
+    """How a promise is computed.
+
+    ``capacity_budget_seconds`` bounds all CP-SAT work of one call (baseline schedule, what-ifs, levers);
+    ``schedule`` is used for each solve (its time limit is cut to what is left of the budget).
+    """
+
+    check_capacity: bool = True
+    capacity_budget_seconds: float = 5.0
+    schedule: ScheduleSettings = field(
+        default_factory=lambda: ScheduleSettings(time_limit_seconds=2.0, random_seed=0, num_workers=1)
+    )
+    levers: bool = True
+    # Levers re-run the promise; their solves stop after this long (the new order's own completion, the first
+    # goal, is found in milliseconds; the rest only shapes the other orders' impacts).
+    lever_time_limit_seconds: float = 0.25
+    # A build of the promised item itself may be split so that what capacity allows by the due date ships then.
+    split_on_capacity: bool = True
+
+
+# ------------------------------------------------------------------------------------------------ results
+
+
+class SourceKind(StrEnum):
+    STOCK = "stock"  # free stock, net of commitments
+    OPEN_SUPPLY = "open_supply"  # an open purchase, production or subcontract order (or goods in inspection)
+    PLANNED_SURPLUS = "planned_surplus"  # the lot-size surplus of a new order planned for this promise
+    PURCHASE = "purchase"  # a new purchase order
+    PRODUCTION = "production"  # a new production order
+    SUBCONTRACT = "subcontract"  # a new subcontract order
+
+
+class ConstraintKind(StrEnum):
+    LEAD_TIME = "lead_time"  # a new purchase or subcontract order cannot arrive sooner
+    OPEN_SUPPLY = "open_supply"  # waiting for an open order due later
+    CAPACITY = "capacity"  # a work center is busy with other orders
+    PRODUCTION_TIME = "production_time"  # the item's own processing and lead time, from the earliest start
+    DUE_IN_PAST = "due_in_past"  # the requested date is before today
+
+
+class ImpactKind(StrEnum):
+    SALES_ORDER = "sales_order"  # a sales order line that would complete later
+    PRODUCTION_ORDER = "production_order"  # a production order pushed back on a work center
+
+
+class LeverKind(StrEnum):
+    PARTIAL_SHIPMENT = "partial_shipment"
+    USE_SUBSTITUTE = "use_substitute"
+    OVERTIME = "overtime"
+    RAISE_PRIORITY = "raise_priority"
+
+
+@dataclass(frozen=True, slots=True)
+class PromiseLine:
+    qty: Decimal
+    date: date
+
+
+@dataclass(frozen=True, slots=True)
+class CapacitySlot:
+    """One operation of a new production order on a work center (a bar of the Gantt chart)."""
+
+    order: str
+    item: str
+    seq: int
+    work_center: str
+    start: datetime
+    end: datetime
+    wait_minutes: int  # working minutes it waited for the work center
+
+
+@dataclass(frozen=True, slots=True)
+class PromiseSource:
+    """``qty`` of ``item`` from one supply, pegged to the promise (``parent`` is the item it is built into)."""
+
+    level: int  # 0: the promised item itself
+    item: str
+    parent: str | None
+    kind: SourceKind
+    qty: Decimal
+    available_date: date
+    ref: str  # "stock", the open order's id, or the id of the new order planned here
+    order_qty: Decimal  # the whole supply: open quantity, or the new order's quantity after lot rules
+    release_date: date | None = None  # new orders: when to place or start it
+    lead_time_days: int | None = None
+    substitute_for: str | None = None  # the BOM component this substitute stands in for
+    operations: tuple[CapacitySlot, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BindingConstraint:
+    """Why part of the order is late: ``shortfall_qty`` of ``item`` is missing on ``need_date`` until
+    ``resolves_on``. ``critical`` constraints decide the date of the late part of the promise."""
+
+    kind: ConstraintKind
+    item: str
+    shortfall_qty: Decimal
+    need_date: date
+    resolves_on: date
+    critical: bool
+    lead_time_days: int | None = None
+    work_center: str | None = None
+    supply: str | None = None
+    wait_minutes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class PromiseImpact:
+    """An existing order that would complete later if the new order were accepted."""
+
+    kind: ImpactKind
+    order: str  # sales order line ("SO-1/1") or production order id
+    item: str
+    qty: Decimal
+    priority: int
+    due: date | None
+    date_before: date
+    date_after: date
+    late_after: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PromiseProblem:
+    """Something the promise could not take fully into account, with its cause."""
+
+    kind: str  # capacity_not_checked | unknown_item
+    item: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class LeverLine:
+    item: str
+    qty: Decimal
+    qty_by_due: Decimal
+    earliest_full_date: date
+    promise: tuple[PromiseLine, ...]
+
+
+@dataclass(frozen=True)
+class Lever:
+    """What it would take: the promise with one change (effect per line and for the whole order)."""
+
+    kind: LeverKind
+    on_time: bool
+    earliest_full_date: date
+    lines: tuple[LeverLine, ...]
+    substitutes: tuple[str, ...] = ()  # substitute items the promise would use
+    work_center: str | None = None
+    overtime_hours_per_day: Decimal = ZERO
+    priority: int | None = None
+    impacts: tuple[PromiseImpact, ...] = ()
+
+    @property
+    def qty_by_due(self) -> Decimal:
+        return sum((line.qty_by_due for line in self.lines), ZERO)
+
+
+@dataclass(frozen=True)
+class PromiseResult:
+    """The answer for one line: on time or not, the split promise, its sources, what binds and what would help."""
+
+    request: PromiseRequest
+    on_time: bool
+    promise: tuple[PromiseLine, ...]  # qty by the due date, then the rest on the earliest date
+    qty_by_due: Decimal
+    earliest_full_date: date
+    deliveries: tuple[PromiseLine, ...]  # when each part becomes available (for partial shipments)
+    sources: tuple[PromiseSource, ...]
+    binding_constraints: tuple[BindingConstraint, ...]
+    impacts: tuple[PromiseImpact, ...]
+    levers: tuple[Lever, ...]
+    capacity_checked: bool
+    problems: tuple[PromiseProblem, ...]
+
+
+@dataclass(frozen=True)
+class OrderPromise:
+    """Several lines promised together (shared components counted once), with the order's impacts and levers."""
+
+    lines: tuple[PromiseResult, ...]
+    priority: int
+    on_time: bool
+    earliest_full_date: date  # every line complete
+    impacts: tuple[PromiseImpact, ...]
+    levers: tuple[Lever, ...]
+    capacity_checked: bool
+    problems: tuple[PromiseProblem, ...]
+
+
+# ------------------------------------------------------------------------------------------- working days
+
+
+class _Days:
+    """Working-day indexes: 0 is the first working day on or after today."""
+
+    def __init__(self, calendar: Calendar, today: date) -> None:
+        self.calendar = calendar
+        self.today = today
+        self.origin = calendar.next_workday(today)
+        self._dates = [self.origin]
+
+    def _extend_to(self, day: date) -> None:
+        dates = self._dates
+        while dates[-1] < day:
+            dates.append(self.calendar.next_workday(dates[-1] + timedelta(days=1)))
+
+    def date_of(self, index: int) -> date:
+        if index < 0:
+            return self.calendar.subtract_workdays(self.origin, -index)
+        dates = self._dates
+        while len(dates) <= index:
+            dates.append(self.calendar.next_workday(dates[-1] + timedelta(days=1)))
+        return dates[index]
+
+    def available(self, day: date) -> int:
+        """Index of the first working day on or after ``day`` (never before today): when supply can be used."""
+        if day <= self.origin:
+            return 0
+        self._extend_to(day)
+        return bisect.bisect_left(self._dates, day)
+
+    def needed(self, day: date) -> int:
+        """Index of the last working day on or before ``day``: output ready then counts as on time."""
+        if day >= self.origin:
+            self._extend_to(day)
+            return bisect.bisect_right(self._dates, day) - 1
+        return -self.calendar.workdays_between(self.calendar.previous_workday(day), self.origin)
+
+
+# -------------------------------------------------------------------------------------------------- ledger
+
+
+@dataclass(slots=True)
+class _Lot:
+    day: int
+    qty: Decimal  # still free
+    kind: SourceKind
+    ref: str
+    order_qty: Decimal
+
+
+class _Ledger:
+    """Free supply per item (stock, open orders, surplus of new orders), built per item on first use."""
+
+    def __init__(self, build: Callable[[str], list[_Lot]], lots: dict[str, list[_Lot]] | None = None) -> None:
+        self._build = build
+        self._lots: dict[str, list[_Lot]] = lots if lots is not None else {}
+
+    def lots(self, code: str) -> list[_Lot]:
+        lots = self._lots.get(code)
+        if lots is None:
+            lots = self._lots[code] = self._build(code)
+        return lots
+
+    def copy(self) -> _Ledger:
+        return _Ledger(
+            self._build,
+            {
+                code: [_Lot(x.day, x.qty, x.kind, x.ref, x.order_qty) for x in lots]
+                for code, lots in self._lots.items()
+            },
+        )
+
+    def free(self, code: str, upto: int) -> Decimal:
+        return sum((lot.qty for lot in self.lots(code) if lot.day <= upto), ZERO)
+
+    def take(
+        self, code: str, qty: Decimal, upto: int, *, after: int | None = None, latest_first: bool = False
+    ) -> list[tuple[_Lot, Decimal]]:
+        """Take up to ``qty`` from lots available on days (``after``, ``upto``], earliest (or latest) first."""
+        if qty <= 0:
+            return []
+        lots = [
+            lot
+            for lot in self.lots(code)
+            if lot.qty > 0 and lot.day <= upto and (after is None or lot.day > after)
+        ]
+        if latest_first:
+            lots.reverse()
+        taken = []
+        for lot in lots:
+            q = min(lot.qty, qty)
+            lot.qty -= q
+            qty -= q
+            taken.append((lot, q))
+            if qty <= 0:
+                break
+        return taken
+
+    def add(self, code: str, lot: _Lot) -> None:
+        lots = self.lots(code)
+        lots.append(lot)
+        lots.sort(key=lambda x: (x.day, x.kind != SourceKind.STOCK, x.ref))
+
+
+# ------------------------------------------------------------------------------------------------ capacity
+
+
+class _Budget:
+    """The CP-SAT time left for one promise call."""
+
+    def __init__(self, seconds: float) -> None:
+        self.deadline = clock.perf_counter() + seconds
+
+    def take(self, wanted: float) -> float | None:
+        left = self.deadline - clock.perf_counter()
+        return None if left < 0.05 else min(wanted, left)
+
+
+class _CapacityBase:
+    """Existing production orders on one plant's work centers: their baseline schedule, computed once."""
+
+    def __init__(
+        self,
+        plant: Plant,
+        orders: Sequence[ScheduleOrder],
+        settings: PromiseSettings,
+        budget: _Budget,
+        baseline: Schedule | None = None,
+    ) -> None:
+        self.plant = plant
+        self.orders = tuple(orders)
+        self.settings = settings
+        self.budget = budget
+        self._baseline = baseline
+        self._tried = baseline is not None
+        self._completion: dict[str, date] = {}
+
+    def baseline(self) -> Schedule | None:
+        if not self._tried:
+            self._tried = True
+            limit = self.budget.take(self.settings.schedule.time_limit_seconds)
+            if limit is not None:
+                try:
+                    self._baseline = schedule_orders(
+                        self.plant, self.orders, replace(self.settings.schedule, time_limit_seconds=limit)
+                    )
+                except InfeasibleError:
+                    self._baseline = None
+        if self._baseline is not None and not self._completion:
+            self._completion = {o.order: o.completion_date for o in self._baseline.orders}
+        return self._baseline
+
+    def completion(self, order_id: str) -> date | None:
+        return self._completion.get(order_id) if self.baseline() is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Placement:
+    completion: date
+    capacity_bound: bool
+    work_center: str | None
+    wait_minutes: int
+    slots: tuple[CapacitySlot, ...]
+    order: ScheduleOrder  # the new order as later evaluations see it
+    schedule: Schedule  # the schedule with it
+
+
+class _CapacityChain:
+    """New builds of one scenario, each evaluated against the schedule that already holds the earlier ones."""
+
+    def __init__(self, base: _CapacityBase, priority: int, time_limit_seconds: float | None = None) -> None:
+        self.base = base
+        self.priority = priority
+        self.time_limit_seconds = time_limit_seconds or base.settings.schedule.time_limit_seconds
+        self.orders: list[ScheduleOrder] = list(base.orders)
+        self.current: Schedule | None = None
+        self.count = 0
+
+    def place(self, item: str, qty: Decimal, release: date, due: date | None) -> _Placement | None:
+        """Where a new order of ``qty`` starting no earlier than ``release`` would go (not kept: see ``commit``)."""
+        schedule = self.current or self.base.baseline()
+        if schedule is None:
+            return None
+        limit = self.base.budget.take(self.time_limit_seconds)
+        if limit is None:
+            return None
+        order_id = f"NEW-{self.count + 1}"
+        try:
+            ev = evaluate_new_order(
+                self.base.plant,
+                self.orders,
+                NewOrder(item, qty, self.priority, earliest_start=release, due=due, id=order_id),
+                replace(self.base.settings.schedule, time_limit_seconds=limit),
+                schedule,
+            )
+        except InfeasibleError:
+            return None
+        slots = tuple(
+            CapacitySlot(order_id, op.item, op.seq, op.work_center, op.start, op.end, op.wait_minutes)
+            for op in ev.waits
+        )
+        return _Placement(
+            completion=ev.completion_date,
+            capacity_bound=ev.binding is Binding.CAPACITY,
+            work_center=ev.binding_work_center,
+            wait_minutes=sum(s.wait_minutes for s in slots),
+            slots=slots,
+            order=ScheduleOrder(
+                order_id, item, qty, due, self.priority, OrderStatus.PLANNED, release_date=release
+            ),
+            schedule=ev.schedule,
+        )
+
+    def commit(self, placement: _Placement) -> None:
+        """Keep a placement: later evaluations see its operations (only the last placement may be committed)."""
+        self.count += 1
+        self.orders.append(placement.order)
+        self.current = placement.schedule
+
+    def impacts(self, days: _Days) -> list[PromiseImpact]:
+        """Existing production orders that complete later than in the baseline."""
+        baseline = self.base.baseline()
+        if self.current is None or baseline is None:
+            return []
+        before = {o.order: o for o in baseline.orders}
+        out = []
+        for o in self.current.orders:
+            old = before.get(o.order)
+            if old is not None and o.completion_date > old.completion_date:
+                order = next(x for x in self.base.orders if x.id == o.order)
+                out.append(
+                    PromiseImpact(
+                        kind=ImpactKind.PRODUCTION_ORDER,
+                        order=o.order,
+                        item=o.item,
+                        qty=order.qty,
+                        priority=o.priority,
+                        due=o.due,
+                        date_before=old.completion_date,
+                        date_after=o.completion_date,
+                        late_after=not o.on_time,
+                    )
+                )
+        return out
+
+
+# ------------------------------------------------------------------------------------------------- context
+
+
+class _Context:
+    """Everything a promise reads, shared by its scenarios (levers re-run the allocation on copies)."""
+
+    def __init__(
+        self,
+        plant: Plant,
+        settings: PromiseSettings,
+        production_orders: Sequence[ScheduleOrder] | None,
+        baseline: Schedule | None,
+    ) -> None:
+        self.plant = plant
+        self.index: BomIndex = bom_index(plant)
+        self.settings = settings
+        self.days = _Days(plant.calendar, plant.today)
+        self.budget = _Budget(settings.capacity_budget_seconds)
+        self.orders = tuple(
+            collect_production_orders(plant) if production_orders is None else production_orders
+        )
+        self.capacity: _CapacityBase | None = (
+            _CapacityBase(plant, self.orders, settings, self.budget, baseline)
+            if settings.check_capacity
+            else None
+        )
+        self.supplies: dict[str, list[Supply]] = {}
+        for supply in plant.supplies:
+            if supply.qty > 0:
+                self.supplies.setdefault(supply.item, []).append(supply)
+        self._clt: dict[str, int] = {}
+        self.problems: dict[tuple[str, str], PromiseProblem] = {}
+
+    # ---- master data
+
+    def item(self, code: str) -> Item | None:
+        return self.plant.items.get(code)
+
+    def builds(self, code: str) -> bool:
+        """Made in house or by a subcontractor from components (else bought whole)."""
+        item = self.item(code)
+        return item is not None and item.source != Source.BUY
+
+    def lead_time(self, code: str) -> int:
+        item = self.item(code)
+        return item.lead_time_days if item else 0
+
+    def routed(self, code: str) -> bool:
+        item = self.item(code)
+        return item is not None and item.source == Source.MAKE and code in self.plant.routings
+
+    def offset(self, code: str, qty: Decimal) -> int:
+        """Working days from start to ship at infinite capacity: routing time (a job started on a day and finished
+        that day ships that day) plus the lead time as an extra delay."""
+        lead = self.lead_time(code)
+        if not self.routed(code):
+            return lead
+        days = ZERO
+        for op in self.plant.routings[code].operations:
+            wc = self.plant.work_centers.get(op.work_center)
+            if wc is not None:
+                days += (op.setup_minutes + op.run_minutes_per_unit * qty) / window_minutes(wc)
+        return lead + max(0, math.ceil(days) - 1)
+
+    def _clt_unit(self, code: str) -> int:
+        cached = self._clt.get(code)
+        if cached is None:
+            lines = self.index.lines.get(code, ()) if self.builds(code) else ()
+            cached = self.offset(code, Decimal(1)) + max(
+                (self._clt_unit(line.component) for line in lines), default=0
+            )
+            self._clt[code] = cached
+        return cached
+
+    def cumulative_lead_time(self, code: str, qty: Decimal) -> int:
+        """Working days to resupply ``qty`` from scratch: the item's own time for ``qty`` plus its longest
+        component chain (taken per unit below the item)."""
+        if not self.builds(code):
+            return self.lead_time(code)
+        lines = self.index.lines.get(code, ())
+        return self.offset(code, qty) + max((self._clt_unit(line.component) for line in lines), default=0)
+
+    def whole_units(self, code: str) -> bool:
+        item = self.item(code)
+        return is_countable(item.uom) if item else False
+
+    def lot_qty(self, code: str, qty: Decimal) -> Decimal:
+        item = self.item(code)
+        if item is None:
+            return qty
+        return sum(size_lots(qty, LotSizingRule.for_item(item)), ZERO)
+
+    # ---- supply
+
+    def lots(self, code: str) -> list[_Lot]:
+        lots = []
+        stock = self.plant.on_hand.get(code, ZERO)
+        if stock > 0:
+            lots.append(_Lot(0, stock, SourceKind.STOCK, "stock", stock))
+        for supply in self.supplies.get(code, ()):
+            due = supply.due
+            if supply.kind is SupplyKind.PRODUCTION and self.capacity is not None:
+                scheduled = self.capacity.completion(supply.id)
+                if scheduled is not None and scheduled > due:
+                    due = scheduled  # capacity makes it later than its due date
+            lots.append(
+                _Lot(self.days.available(due), supply.qty, SourceKind.OPEN_SUPPLY, supply.id, supply.qty)
+            )
+        lots.sort(key=lambda x: (x.day, x.kind != SourceKind.STOCK, x.ref))
+        return lots
+
+    def problem(self, kind: str, item: str, message: str) -> None:
+        self.problems.setdefault((kind, item), PromiseProblem(kind, item, message))
+
+    # ---- commitments
+
+    def relevant_items(self, tops: Iterable[str]) -> set[str]:
+        """Items whose demand can compete with ``tops``: their BOM reaches something ``tops`` use."""
+        codes = tuple(tops)
+        known = tuple(code for code in codes if code in self.plant.items or code in self.index.boms)
+        below = set(self.index.reachable(known, with_substitutes=True)) | set(codes)
+        seen = set(below)
+        queue = list(below)
+        while queue:
+            code = queue.pop()
+            for parent, _ in self.index.effective_parents(code):
+                if parent not in seen:
+                    seen.add(parent)
+                    queue.append(parent)
+        return seen
+
+
+def _sort_key(demand: Demand) -> tuple[date, int, str, str]:
+    return (demand.due, demand.priority, demand.id, demand.item)
+
+
+# ------------------------------------------------------------------------------------- commitments (just in time)
+
+
+class _Commitments:
+    """Existing demand taking its supply just in time, in due-date order (see the module docstring)."""
+
+    def __init__(self, ctx: _Context, ledger: _Ledger) -> None:
+        self.ctx = ctx
+        self.ledger = ledger
+        self.held_by_sales: set[str] = set()  # items whose existing supply a sales line of priority > 1 holds
+        self._holder = False
+
+    def allocate(self, demand: Demand) -> int:
+        """The working day ``demand`` completes on."""
+        self._holder = demand.kind is DemandKind.SALES and demand.priority > 1
+        return self._jit(demand.item, demand.qty, self.ctx.days.needed(demand.due))
+
+    def _jit(self, code: str, qty: Decimal, need: int) -> int:
+        ctx = self.ctx
+        if qty <= 0:
+            return need
+        horizon = ctx.cumulative_lead_time(code, qty)
+        if need >= horizon:
+            return need  # resupplied from scratch in time: it holds nothing
+        by = max(need, 0)
+        held = self.ledger.take(code, qty, by, latest_first=True)
+        if held and self._holder:
+            self.held_by_sales.add(code)
+        rest = qty - sum(q for _, q in held)
+        if rest <= 0:
+            return need
+        done = need
+        for lot, q in self.ledger.take(code, rest, horizon - 1, after=by):
+            rest -= q
+            done = max(done, lot.day)
+        if rest <= 0:
+            return done
+        if not ctx.builds(code):
+            return max(done, ctx.lead_time(code))
+        offset = ctx.offset(code, rest)
+        release = max(0, need - offset)
+        ready = release
+        for line in ctx.index.lines.get(code, ()):
+            ready = max(ready, self._jit(line.component, rest * line.qty_per, release))
+        return max(done, ready + offset)
+
+
+# ----------------------------------------------------------------------------------- the new order (as soon as possible)
+
+
+@dataclass(frozen=True, slots=True)
+class _Piece:
+    day: int
+    qty: Decimal
+    causes: tuple[int, ...] = ()  # constraints (indexes) on the path that made it later than needed
+
+
+@dataclass(slots=True)
+class _Constraint:
+    kind: ConstraintKind
+    item: str
+    shortfall_qty: Decimal
+    need_day: int
+    resolves_day: int
+    lead_time_days: int | None = None
+    work_center: str | None = None
+    supply: str | None = None
+    wait_minutes: int = 0
+
+
+class _Allocation:
+    """One request taking free supply as early as possible, recursively through the BOM."""
+
+    def __init__(
+        self,
+        ctx: _Context,
+        ledger: _Ledger,
+        chain: _CapacityChain | None,
+        use_substitutes: bool,
+        counter: list[int],
+    ) -> None:
+        self.ctx = ctx
+        self.ledger = ledger
+        self.chain = chain
+        self.use_substitutes = use_substitutes
+        self.counter = counter  # shared by the lines of one scenario: new order ids stay unique
+        self.sources: list[PromiseSource] = []
+        self.constraints: list[_Constraint] = []
+        self.capacity_checked = True
+
+    # ---- records
+
+    def _new_id(self) -> str:
+        self.counter[0] += 1
+        return f"PLAN-{self.counter[0]}"
+
+    def _constraint(self, need: int, piece_day: int, record: _Constraint) -> tuple[int, ...]:
+        """Record why a piece comes later than needed. Today is the earliest anything can be: a piece available
+        today is never late because of its supply (a need before today is the due date's or the offsets')."""
+        if piece_day <= max(need, 0):
+            return ()
+        self.constraints.append(record)
+        return (len(self.constraints) - 1,)
+
+    def _take(
+        self,
+        code: str,
+        qty: Decimal,
+        need: int,
+        level: int,
+        parent: str | None,
+        *,
+        upto: int,
+        after: int | None = None,
+        substitute_for: str | None = None,
+        ratio: Decimal = Decimal(1),
+    ) -> list[_Piece]:
+        """Free lots of ``code`` (in units of the line's component when a substitute stands in)."""
+        days = self.ctx.days
+        pieces = []
+        for lot, q in self.ledger.take(code, qty * ratio, upto, after=after):
+            causes = self._constraint(
+                need, lot.day, _Constraint(ConstraintKind.OPEN_SUPPLY, code, q, need, lot.day, supply=lot.ref)
+            )
+            pieces.append(_Piece(lot.day, q / ratio, causes))
+            self.sources.append(
+                PromiseSource(
+                    level=level,
+                    item=code,
+                    parent=parent,
+                    kind=lot.kind,
+                    qty=q,
+                    available_date=days.date_of(lot.day),
+                    ref=lot.ref,
+                    order_qty=lot.order_qty,
+                    substitute_for=substitute_for,
+                )
+            )
+        return pieces
+
+    # ---- resolution
+
+    def resolve(
+        self, code: str, qty: Decimal, need: int, level: int, parent: str | None, top: bool = False
+    ) -> list[_Piece]:
+        """Pieces (day, qty) covering ``qty`` of ``code`` needed on day ``need``, each as early as possible."""
+        ctx = self.ctx
+        by = max(need, 0)
+        pieces = self._take(code, qty, need, level, parent, upto=by)
+        rest = qty - sum(p.qty for p in pieces)
+        if rest <= 0:
+            return pieces
+        if ctx.item(code) is None:
+            ctx.problem(
+                "unknown_item",
+                code,
+                f"{code} is not in the item master: only its stock and open supply count",
+            )
+            pieces.append(_Piece(by, rest, ()))
+            return pieces
+        # Open supply arriving before a new order could is worth waiting for.
+        horizon = ctx.cumulative_lead_time(code, rest)
+        late = self._take(code, rest, need, level, parent, upto=horizon - 1, after=by)
+        pieces.extend(late)
+        rest -= sum(p.qty for p in late)
+        if rest <= 0:
+            return pieces
+        if ctx.builds(code):
+            pieces.extend(self._build(code, rest, need, level, parent, top))
+        else:
+            pieces.extend(self._buy(code, rest, need, level, parent))
+        return pieces
+
+    def _buy(self, code: str, qty: Decimal, need: int, level: int, parent: str | None) -> list[_Piece]:
+        ctx, days = self.ctx, self.ctx.days
+        lead = ctx.lead_time(code)
+        order_qty = ctx.lot_qty(code, qty)
+        ref = self._new_id()
+        causes = self._constraint(
+            need, lead, _Constraint(ConstraintKind.LEAD_TIME, code, qty, need, lead, lead_time_days=lead)
+        )
+        self.sources.append(
+            PromiseSource(
+                level=level,
+                item=code,
+                parent=parent,
+                kind=SourceKind.PURCHASE,
+                qty=qty,
+                available_date=days.date_of(lead),
+                ref=ref,
+                order_qty=order_qty,
+                release_date=days.date_of(0),
+                lead_time_days=lead,
+            )
+        )
+        if order_qty > qty:
+            self.ledger.add(code, _Lot(lead, order_qty - qty, SourceKind.PLANNED_SURPLUS, ref, order_qty))
+        return [_Piece(lead, qty, causes)]
+
+    def _build(
+        self, code: str, qty: Decimal, need: int, level: int, parent: str | None, top: bool
+    ) -> list[_Piece]:
+        ctx = self.ctx
+        order_qty = ctx.lot_qty(code, qty)
+        component_need = need - ctx.offset(code, order_qty)
+        lines = ctx.index.lines.get(code, ())
+        covered: list[tuple[Decimal, Decimal, list[_Piece]]] = []  # (qty per, needed, pieces) per BOM line
+        for line in lines:
+            needed = order_qty * line.qty_per
+            pieces = self._resolve_line(line, needed, component_need, level + 1, code)
+            covered.append((line.qty_per, needed, sorted(pieces, key=lambda p: p.day)))
+        releases = self._releases(code, order_qty, component_need, covered)
+        kind = SourceKind.PRODUCTION if ctx.item(code).source == Source.MAKE else SourceKind.SUBCONTRACT  # type: ignore[union-attr]
+        produced: list[_Piece] = []
+        for release, batch, material_causes in releases:
+            produced.extend(
+                self._produce(
+                    code, batch, release, need, component_need, material_causes, top, level, parent, kind
+                )
+            )
+        produced.sort(key=lambda p: p.day)
+        # The request takes the first ``qty`` units; the lot-size surplus is free supply.
+        out, left = [], qty
+        for piece in produced:
+            used = min(piece.qty, left)
+            if used > 0:
+                out.append(_Piece(piece.day, used, piece.causes))
+                left -= used
+            if piece.qty > used:
+                self.ledger.add(
+                    code, _Lot(piece.day, piece.qty - used, SourceKind.PLANNED_SURPLUS, "surplus", order_qty)
+                )
+        return out
+
+    def _resolve_line(
+        self, line: EffectiveLine, needed: Decimal, need: int, level: int, parent: str
+    ) -> list[_Piece]:
+        code = line.component
+        if not (self.use_substitutes and line.substitutes):
+            return self.resolve(code, needed, need, level, parent)
+        by = max(need, 0)
+        main_free = self.ledger.free(code, by)
+        pieces: list[_Piece] = []
+        if main_free < needed:
+            if line.allow_mix:
+                pieces = self._take(code, needed, need, level, parent, upto=by)
+                short = needed - sum(p.qty for p in pieces)
+                for sub in line.substitutes:
+                    if short <= 0:
+                        break
+                    got = self._take(
+                        sub.item, short, need, level, parent, upto=by, substitute_for=code, ratio=sub.ratio
+                    )
+                    pieces.extend(got)
+                    short -= sum(p.qty for p in got)
+            else:
+                for sub in line.substitutes:  # one material for the whole line
+                    if self.ledger.free(sub.item, by) >= needed * sub.ratio:
+                        return self._take(
+                            sub.item,
+                            needed,
+                            need,
+                            level,
+                            parent,
+                            upto=by,
+                            substitute_for=code,
+                            ratio=sub.ratio,
+                        )
+        rest = needed - sum(p.qty for p in pieces)
+        if rest > 0:
+            pieces.extend(self.resolve(code, rest, need, level, parent))
+        return pieces
+
+    def _releases(
+        self, code: str, qty: Decimal, need: int, covered: list[tuple[Decimal, Decimal, list[_Piece]]]
+    ) -> list[tuple[int, Decimal, tuple[int, ...]]]:
+        """When the material for ``qty`` is there: (start day, qty, causes) — the part startable by the component
+        need day (or the first day anything is), then the rest."""
+        if not covered:
+            return [(0, qty, ())]
+        whole = self.ctx.whole_units(code)
+        days = sorted({max(p.day, 0) for _, _, pieces in covered for p in pieces}) or [0]
+
+        def line_buildable(qty_per: Decimal, needed: Decimal, pieces: list[_Piece], day: int) -> Decimal:
+            have = sum((p.qty for p in pieces if p.day <= day), ZERO)
+            # A substitute's quantity is converted by its ratio and may fall short of ``needed`` by a rounding.
+            return qty if have >= needed - _TOLERANCE else have / qty_per
+
+        def buildable(day: int) -> Decimal:
+            value = min(line_buildable(q, n, ps, day) for q, n, ps in covered)
+            if value < qty and whole:
+                value = value.to_integral_value(rounding=ROUND_FLOOR)
+            return min(value, qty)
+
+        def first_day(amount: Decimal) -> tuple[int, tuple[int, ...]]:
+            """First day ``amount`` can start, and the causes of the line that arrives last for it."""
+            day_at = next((d for d in days if buildable(d) >= amount), days[-1])
+            causes: tuple[int, ...] = ()
+            latest = -1
+            for qty_per, needed, pieces in covered:
+                target = min(amount * qty_per, needed) - _TOLERANCE
+                have = ZERO
+                for p in pieces:
+                    have += p.qty
+                    if have >= target:
+                        if max(p.day, 0) > latest:
+                            latest, causes = max(p.day, 0), p.causes
+                        break
+            return day_at, causes if day_at > 0 else ()
+
+        split_day = max(need, days[0])
+        early = buildable(split_day)
+        full_day, full_cause = first_day(qty)
+        if 0 < early < qty:
+            early_day, early_cause = first_day(early)
+            return [(early_day, early, early_cause), (full_day, qty - early, full_cause)]
+        return [(full_day, qty, full_cause)]
+
+    def _produce(
+        self,
+        code: str,
+        qty: Decimal,
+        release: int,
+        need: int,
+        component_need: int,
+        material_causes: tuple[int, ...],
+        top: bool,
+        level: int,
+        parent: str | None,
+        kind: SourceKind,
+    ) -> list[_Piece]:
+        ctx, days = self.ctx, self.ctx.days
+        due = days.date_of(need) if need >= 0 else None
+        placements: list[tuple[Decimal, int, _Placement | None]] = []
+        if ctx.routed(code) and self.chain is not None:
+            placements = self._place(code, qty, release, need, due, top)
+            if not placements:
+                self.capacity_checked = False
+                ctx.problem(
+                    "capacity_not_checked",
+                    code,
+                    f"capacity for {code} was not checked (time budget used up or no schedule): "
+                    "its routing time at infinite capacity is used",
+                )
+        if not placements:
+            placements = [(qty, release + ctx.offset(code, qty), None)]
+        # Processing is on the critical path when it took longer than the time left for it after the material.
+        allotted = need - max(component_need, 0)
+        out = []
+        for batch, done, placement in placements:
+            ref = self._new_id()
+            if placement is not None and placement.capacity_bound:
+                record = _Constraint(
+                    ConstraintKind.CAPACITY,
+                    code,
+                    batch,
+                    need,
+                    done,
+                    work_center=placement.work_center,
+                    wait_minutes=placement.wait_minutes,
+                )
+            else:
+                # A subcontractor's turnaround is a lead time; in house it is production time.
+                delay = (
+                    ConstraintKind.PRODUCTION_TIME
+                    if kind is SourceKind.PRODUCTION
+                    else ConstraintKind.LEAD_TIME
+                )
+                record = _Constraint(delay, code, batch, need, done, lead_time_days=ctx.lead_time(code))
+            causes = material_causes
+            if done - release > allotted or not material_causes:
+                causes = causes + self._constraint(need, done, record)
+            if done <= max(need, 0):
+                causes = ()
+            out.append(_Piece(done, batch, causes))
+            self.sources.append(
+                PromiseSource(
+                    level=level,
+                    item=code,
+                    parent=parent,
+                    kind=kind,
+                    qty=batch,
+                    available_date=days.date_of(done),
+                    ref=ref,
+                    order_qty=batch,
+                    release_date=days.date_of(release),
+                    lead_time_days=ctx.lead_time(code),
+                    operations=tuple(replace(slot, order=ref) for slot in placement.slots)
+                    if placement
+                    else (),
+                )
+            )
+        return out
+
+    def _place(
+        self, code: str, qty: Decimal, release: int, need: int, due: date | None, top: bool
+    ) -> list[tuple[Decimal, int, _Placement | None]]:
+        """Capacity for one batch; a batch of the promised item is split when only part of it can be on time."""
+        chain, days = self.chain, self.ctx.days
+        assert chain is not None
+        start = days.date_of(release)
+        full = chain.place(code, qty, start, due)
+        if full is None:
+            return []
+        full_day = days.available(full.completion)
+        split = (
+            top
+            and self.ctx.settings.split_on_capacity
+            and full_day > need >= release
+            and self.ctx.whole_units(code)
+            and qty > 1
+        )
+        if split:
+            best: _Placement | None = None
+            low, high = Decimal(1), qty - 1  # the largest batch finishing by the need day (binary search)
+            while low <= high:
+                mid = ((low + high) / 2).to_integral_value(rounding=ROUND_FLOOR)
+                trial = chain.place(code, mid, start, due)
+                if trial is None:
+                    return []
+                if days.available(trial.completion) <= need:
+                    best, low = trial, mid + 1
+                else:
+                    high = mid - 1
+            if best is not None:
+                chain.commit(best)
+                rest = chain.place(code, qty - best.order.qty, start, due)
+                if rest is None:
+                    return []
+                chain.commit(rest)
+                return [
+                    (best.order.qty, days.available(best.completion), best),
+                    (rest.order.qty, days.available(rest.completion), rest),
+                ]
+        chain.commit(full)
+        return [(qty, full_day, full)]
+
+
+# ------------------------------------------------------------------------------------------------ scenarios
+
+
+@dataclass
+class _Protected:
+    """The ledger once the protected commitments took their supply, and what the others get without the request."""
+
+    priority: int
+    ledger: _Ledger
+    unprotected: list[Demand]
+    before: dict[str, int]  # completion day of each unprotected sales line without the request
+    held_by_sales: set[str]  # items whose supply protected sales lines of priority > 1 hold
+
+
+@dataclass
+class _LineOutcome:
+    request: PromiseRequest
+    pieces: list[_Piece]
+    allocation: _Allocation
+
+
+@dataclass
+class _Outcome:
+    lines: list[_LineOutcome]
+    impacts: list[PromiseImpact]
+    capacity_checked: bool
+
+
+def _protect(
+    ctx: _Context,
+    requests: Sequence[PromiseRequest],
+    is_protected: Callable[[Demand], bool],
+    priority: int,
+    exclude: frozenset[str],
+) -> _Protected:
+    relevant = ctx.relevant_items(r.item for r in requests)
+    skip = exclude | {r.id for r in requests}
+    protected, unprotected = [], []
+    for demand in ctx.plant.demands:
+        if demand.id in skip or demand.item not in relevant or demand.qty <= 0:
+            continue
+        if demand.kind is DemandKind.DEPENDENT or (demand.kind is DemandKind.SALES and is_protected(demand)):
+            protected.append(demand)
+        elif demand.kind is DemandKind.SALES:
+            unprotected.append(demand)
+    ledger = _Ledger(ctx.lots)
+    commitments = _Commitments(ctx, ledger)
+    for demand in sorted(protected, key=_sort_key):
+        commitments.allocate(demand)
+    unprotected.sort(key=_sort_key)
+    before: dict[str, int] = {}
+    if unprotected:
+        alone = _Commitments(ctx, ledger.copy())
+        before = {d.id: alone.allocate(d) for d in unprotected}
+    return _Protected(priority, ledger, unprotected, before, commitments.held_by_sales)
+
+
+def _run(
+    ctx: _Context,
+    protected: _Protected,
+    requests: Sequence[PromiseRequest],
+    *,
+    use_substitutes: bool = False,
+    capacity: _CapacityBase | None = None,
+    lever: bool = False,
+) -> _Outcome:
+    ledger = protected.ledger.copy()
+    base = capacity if capacity is not None else ctx.capacity
+    limit = ctx.settings.lever_time_limit_seconds if lever else None
+    chain = _CapacityChain(base, protected.priority, limit) if base is not None else None
+    counter = [0]
+    lines = []
+    order = sorted(range(len(requests)), key=lambda i: (requests[i].due_date, i))
+    by_index: dict[int, _LineOutcome] = {}
+    for i in order:
+        request = requests[i]
+        allocation = _Allocation(ctx, ledger, chain, use_substitutes, counter)
+        pieces = allocation.resolve(
+            request.item, request.qty, ctx.days.needed(request.due_date), 0, None, top=True
+        )
+        by_index[i] = _LineOutcome(request, sorted(pieces, key=lambda p: p.day), allocation)
+    lines = [by_index[i] for i in range(len(requests))]
+    impacts: list[PromiseImpact] = []
+    after = _Commitments(ctx, ledger)
+    for demand in protected.unprotected:
+        day = after.allocate(demand)
+        old = protected.before[demand.id]
+        if day > old:
+            impacts.append(
+                PromiseImpact(
+                    kind=ImpactKind.SALES_ORDER,
+                    order=demand.id,
+                    item=demand.item,
+                    qty=demand.qty,
+                    priority=demand.priority,
+                    due=demand.due,
+                    date_before=ctx.days.date_of(old),
+                    date_after=ctx.days.date_of(day),
+                    late_after=day > ctx.days.needed(demand.due),
+                )
+            )
+    if chain is not None:
+        impacts.extend(chain.impacts(ctx.days))
+    checked = base is not None and all(line.allocation.capacity_checked for line in lines)
+    return _Outcome(lines, impacts, checked)
+
+
+# ------------------------------------------------------------------------------------------------- results
+
+
+def _line_summary(ctx: _Context, line: _LineOutcome) -> tuple[Decimal, date, tuple[PromiseLine, ...]]:
+    request = line.request
+    due_day = ctx.days.needed(request.due_date)
+    by_due = sum((p.qty for p in line.pieces if p.day <= due_day), ZERO)
+    last = max((p.day for p in line.pieces), default=0)
+    earliest = ctx.days.date_of(max(last, 0))
+    promise = []
+    if by_due > 0:
+        promise.append(PromiseLine(by_due, request.due_date))
+    if by_due < request.qty:
+        promise.append(PromiseLine(request.qty - by_due, earliest))
+    return by_due, earliest, tuple(promise)
+
+
+def _constraints_out(ctx: _Context, line: _LineOutcome) -> tuple[BindingConstraint, ...]:
+    request = line.request
+    due_day = ctx.days.needed(request.due_date)
+    critical = {i for p in line.pieces if p.day > due_day for i in p.causes}
+    merged: dict[tuple, BindingConstraint] = {}
+    for i, c in enumerate(line.allocation.constraints):
+        key = (c.kind, c.item, c.work_center, c.supply, c.lead_time_days)
+        record = BindingConstraint(
+            kind=c.kind,
+            item=c.item,
+            shortfall_qty=c.shortfall_qty,
+            need_date=_need_date(ctx, c.need_day, request),
+            resolves_on=ctx.days.date_of(c.resolves_day),
+            critical=i in critical,
+            lead_time_days=c.lead_time_days,
+            work_center=c.work_center,
+            supply=c.supply,
+            wait_minutes=c.wait_minutes,
+        )
+        old = merged.get(key)
+        if old is not None:
+            record = replace(
+                old,
+                shortfall_qty=old.shortfall_qty + record.shortfall_qty,
+                need_date=min(old.need_date, record.need_date),
+                resolves_on=max(old.resolves_on, record.resolves_on),
+                critical=old.critical or record.critical,
+                wait_minutes=old.wait_minutes + record.wait_minutes,
+            )
+        merged[key] = record
+    out = list(merged.values())
+    if request.due_date < ctx.plant.today:
+        _, earliest, _ = _line_summary(ctx, line)
+        out.append(
+            BindingConstraint(
+                kind=ConstraintKind.DUE_IN_PAST,
+                item=request.item,
+                shortfall_qty=request.qty,
+                need_date=request.due_date,
+                resolves_on=earliest,
+                critical=not critical,
+            )
+        )
+    out.sort(key=lambda c: (not c.critical, -c.resolves_on.toordinal(), c.item, c.kind))
+    return tuple(out)
+
+
+def _need_date(ctx: _Context, need_day: int, request: PromiseRequest) -> date:
+    """When a shortfall was needed: the due date for the item itself, else the day its parent had to start (today
+    at the earliest: needing it before today means needing it now)."""
+    if need_day >= ctx.days.needed(request.due_date):
+        return request.due_date
+    return ctx.days.date_of(max(need_day, 0))
+
+
+def _result(
+    ctx: _Context,
+    line: _LineOutcome,
+    impacts: tuple[PromiseImpact, ...],
+    levers: tuple[Lever, ...],
+    checked: bool,
+) -> PromiseResult:
+    by_due, earliest, promise = _line_summary(ctx, line)
+    grouped: dict[int, Decimal] = {}
+    for p in line.pieces:
+        grouped[max(p.day, 0)] = grouped.get(max(p.day, 0), ZERO) + p.qty
+    return PromiseResult(
+        request=line.request,
+        on_time=by_due >= line.request.qty,
+        promise=promise,
+        qty_by_due=by_due,
+        earliest_full_date=earliest,
+        deliveries=tuple(PromiseLine(q, ctx.days.date_of(d)) for d, q in sorted(grouped.items())),
+        sources=tuple(
+            sorted(line.allocation.sources, key=lambda s: (s.level, s.available_date, s.item, s.ref))
+        ),
+        binding_constraints=_constraints_out(ctx, line),
+        impacts=impacts,
+        levers=levers,
+        capacity_checked=checked,
+        problems=tuple(ctx.problems.values()),
+    )
+
+
+def _lever(ctx: _Context, kind: LeverKind, outcome: _Outcome, **fields: object) -> Lever:
+    lines = []
+    for line in outcome.lines:
+        by_due, earliest, promise = _line_summary(ctx, line)
+        lines.append(LeverLine(line.request.item, line.request.qty, by_due, earliest, promise))
+    return Lever(
+        kind=kind,
+        on_time=all(x.qty_by_due >= x.qty for x in lines),
+        earliest_full_date=max(x.earliest_full_date for x in lines),
+        lines=tuple(lines),
+        **fields,  # type: ignore[arg-type]
+    )
+
+
+def _better(lever: Lever, current: Lever) -> bool:
+    return lever.qty_by_due > current.qty_by_due or lever.earliest_full_date < current.earliest_full_date
+
+
+def _levers(
+    ctx: _Context,
+    protected: _Protected,
+    requests: Sequence[PromiseRequest],
+    outcome: _Outcome,
+    is_protected_at: Callable[[int], Callable[[Demand], bool]],
+    exclude: frozenset[str],
+) -> tuple[Lever, ...]:
+    current = _lever(ctx, LeverKind.PARTIAL_SHIPMENT, outcome)
+    if current.on_time:
+        return ()
+    levers: list[Lever] = []
+    if current.qty_by_due > 0:
+        levers.append(current)
+    index = ctx.index
+    below = index.reachable(tuple(dict.fromkeys(r.item for r in requests)))
+    with_subs = [code for code in below if any(line.substitutes for line in index.lines.get(code, ()))]
+    if with_subs:
+        trial = _run(ctx, protected, requests, use_substitutes=True, lever=True)
+        lever = _lever(
+            ctx,
+            LeverKind.USE_SUBSTITUTE,
+            trial,
+            substitutes=tuple(
+                sorted({s.item for line in trial.lines for s in line.allocation.sources if s.substitute_for})
+            ),
+        )
+        if lever.substitutes and _better(lever, current):
+            levers.append(lever)
+    centers = sorted(
+        {
+            c.work_center
+            for line in outcome.lines
+            for c in _constraints_out(ctx, line)
+            if c.kind is ConstraintKind.CAPACITY and c.work_center and c.critical
+        }
+    )
+    for code in centers:
+        wc = ctx.plant.work_centers.get(code)
+        if wc is None or wc.overtime_hours_per_day <= 0 or ctx.capacity is None:
+            continue
+        hours = min(wc.hours_per_day + wc.overtime_hours_per_day, Decimal(24))
+        plant = replace(
+            ctx.plant, work_centers={**ctx.plant.work_centers, code: replace(wc, hours_per_day=hours)}
+        )
+        base = _CapacityBase(plant, ctx.orders, ctx.settings, ctx.budget)
+        trial = _run(ctx, protected, requests, capacity=base, lever=True)
+        lever = _lever(
+            ctx,
+            LeverKind.OVERTIME,
+            trial,
+            work_center=code,
+            overtime_hours_per_day=hours - wc.hours_per_day,
+            impacts=tuple(trial.impacts),
+        )
+        if _better(lever, current):
+            levers.append(lever)
+    # A higher priority helps only if lines of priority 2 or more hold supply this order needs, or if it waits
+    # for a work center (where production orders of lower priority would give way).
+    waits = any(
+        c.kind is ConstraintKind.CAPACITY for line in outcome.lines for c in line.allocation.constraints
+    )
+    if protected.priority > 1 and (waits or protected.held_by_sales.intersection(below)):
+        first = _protect(ctx, requests, is_protected_at(1), 1, exclude)
+        trial = _run(ctx, first, requests, lever=True)
+        lever = _lever(ctx, LeverKind.RAISE_PRIORITY, trial, priority=1, impacts=tuple(trial.impacts))
+        if _better(lever, current):
+            levers.append(lever)
+    return tuple(levers)
+
+
+# -------------------------------------------------------------------------------------------------- public
+
+
+def _validate(plant: Plant, requests: Sequence[PromiseRequest]) -> None:
+    if not requests:
+        raise InvalidInputError("nothing to promise: no lines", {})
+    index = bom_index(plant)
+    for request in requests:
+        index.require_item(request.item)
+        if not request.qty > 0:
+            raise InvalidInputError(
+                f"quantity must be positive, got {request.qty}",
+                {"item": request.item, "qty": str(request.qty)},
+            )
+        if index.is_phantom(request.item):
+            raise InvalidInputError(
+                f"{request.item} is a phantom item: it is never stocked or shipped", {"item": request.item}
+            )
+
+
+def _sales_protection(priority: int, reserved: frozenset[str]) -> Callable[[Demand], bool]:
+    return lambda d: d.priority <= priority or d.id in reserved
+
+
+def promise_lines(
+    plant: Plant,
+    requests: Sequence[PromiseRequest],
+    *,
+    priority: int | None = None,
+    production_orders: Sequence[ScheduleOrder] | None = None,
+    settings: PromiseSettings | None = None,
+    reserved_demands: Iterable[str] = (),
+    exclude_demands: Iterable[str] = (),
+    baseline: Schedule | None = None,
+) -> OrderPromise:
+    """Promise several lines of one order together: they share free supply and capacity (a component two lines
+    need is counted once) and are allocated in due-date order after the commitments they may not disturb.
+
+    ``priority`` (default: the most important of the lines') decides which existing sales order lines keep
+    their supply (priority number ≤ it, plus ``reserved_demands``, which hold reservations); lines of lower
+    priority give way and, if they would complete later, are listed in ``impacts``. ``production_orders`` are the
+    open orders to schedule (default: ``collect_production_orders(plant)``), ``baseline`` their schedule if
+    known. ``exclude_demands`` leaves demands out entirely (e.g. the order being promised, if already open).
+    """
+    settings = settings or PromiseSettings()
+    _validate(plant, requests)
+    order_priority = min(r.priority for r in requests) if priority is None else priority
+    reserved = frozenset(reserved_demands)
+    exclude = frozenset(exclude_demands)
+    ctx = _Context(plant, settings, production_orders, baseline)
+    protected = _protect(ctx, requests, _sales_protection(order_priority, reserved), order_priority, exclude)
+    outcome = _run(ctx, protected, requests)
+    levers: tuple[Lever, ...] = ()
+    if settings.levers:
+        levers = _levers(ctx, protected, requests, outcome, lambda p: _sales_protection(p, reserved), exclude)
+    impacts = tuple(outcome.impacts)
+    results = tuple(_result(ctx, line, impacts, (), outcome.capacity_checked) for line in outcome.lines)
+    return OrderPromise(
+        lines=results,
+        priority=order_priority,
+        on_time=all(r.on_time for r in results),
+        earliest_full_date=max(r.earliest_full_date for r in results),
+        impacts=impacts,
+        levers=levers,
+        capacity_checked=outcome.capacity_checked,
+        problems=tuple(ctx.problems.values()),
+    )
+
+
+def promise_order(
+    plant: Plant,
+    request: PromiseRequest,
+    *,
+    production_orders: Sequence[ScheduleOrder] | None = None,
+    settings: PromiseSettings | None = None,
+    reserved_demands: Iterable[str] = (),
+    exclude_demands: Iterable[str] = (),
+    baseline: Schedule | None = None,
+) -> PromiseResult:
+    """Can ``request.qty`` of ``request.item`` ship by ``request.due_date``, and if not, when and why?
+
+    Existing sales order lines of higher or equal priority (and those holding reservations) keep their supply;
+    the request takes what is left as early as possible through stock, open supply, new purchases and builds
+    (lot rules, lead times in working days, routings on work-center capacity). Returns the verdict, the split
+    promise (quantity by the due date, the rest on the earliest date), pegged sources, binding constraints,
+    impacts on lines of lower priority and production orders, and levers with their effect. See
+    ``promise_lines`` for the keyword arguments.
+    """
+    order = promise_lines(
+        plant,
+        [request],
+        priority=request.priority,
+        production_orders=production_orders,
+        settings=settings,
+        reserved_demands=reserved_demands,
+        exclude_demands=exclude_demands,
+        baseline=baseline,
+    )
+    return replace(order.lines[0], levers=order.levers)
+
+
+def estimate_delivery(
+    plant: Plant,
+    lines: Sequence[PromiseRequest],
+    *,
+    production_orders: Sequence[ScheduleOrder] | None = None,
+    settings: PromiseSettings | None = None,
+    baseline: Schedule | None = None,
+) -> OrderPromise:
+    """When an existing order's lines can ship, and why then: the order takes its turn among the open sales
+    order lines in priority, then due-date order (those ahead of it keep their supply), then takes what is left
+    as early as possible. ``lines`` carry the lines' ids (``SO-1/1``), open quantities, due dates and the
+    order's priority; the lines themselves are not counted as commitments. No levers or impacts are computed.
+    """
+    settings = replace(settings or PromiseSettings(), levers=False)
+    _validate(plant, lines)
+    priority = min(r.priority for r in lines)
+    first_due = min(r.due_date for r in lines)
+    own = min(r.id for r in lines)
+
+    def ahead(d: Demand) -> bool:
+        return (d.priority, d.due, d.id) < (priority, first_due, own)
+
+    ctx = _Context(plant, settings, production_orders, baseline)
+    protected = _protect(ctx, lines, ahead, priority, frozenset())
+    # Lines behind the order are not disturbed by an estimate: they are not re-allocated.
+    protected = replace(protected, unprotected=[], before={})
+    outcome = _run(ctx, protected, lines)
+    results = tuple(_result(ctx, line, (), (), outcome.capacity_checked) for line in outcome.lines)
+    return OrderPromise(
+        lines=results,
+        priority=priority,
+        on_time=all(r.on_time for r in results),
+        earliest_full_date=max(r.earliest_full_date for r in results),
+        impacts=(),
+        levers=(),
+        capacity_checked=outcome.capacity_checked,
+        problems=tuple(ctx.problems.values()),
+    )
