@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel, Field
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from data_model.settings import get_settings
 from data_model.states import StateError, transition
@@ -617,16 +617,11 @@ def get_customer_materials(ctx: ToolContext, args: GetCustomerMaterialsIn) -> Ge
         if virtual.get(src) == "production":
             bucket["consumed"] -= q
         bucket["on_hand"] += (q if src in virtual else ZERO) - (q if dst in virtual else ZERO)
-    customers = (
-        {c.id: c for c in session.exec(select(Customer).where(Customer.id.in_({o for o, _ in totals}))).all()}
-        if totals
-        else {}
-    )  # type: ignore[attr-defined]
-    items = (
-        {i.id: i for i in session.exec(select(Item).where(Item.id.in_({i for _, i in totals}))).all()}
-        if totals
-        else {}
-    )  # type: ignore[attr-defined]
+    owners = sorted({o for o, _ in totals})
+    customers = {c.id: c for c in session.exec(select(Customer).where(col(Customer.id).in_(owners))).all()}
+    items = {
+        i.id: i for i in session.exec(select(Item).where(col(Item.id).in_({i for _, i in totals}))).all()
+    }
     grouped: dict[int, list[CustomerMaterialLine]] = defaultdict(list)
     for (owner, item_id), b in totals.items():
         item = items[item_id]

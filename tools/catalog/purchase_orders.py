@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from data_model.settings import get_settings
 from data_model.states import StateError, transition
@@ -627,10 +627,10 @@ def _po_lines(session: Session, po: PurchaseOrder) -> list[PurchaseOrderLine]:
         session.exec(
             select(PurchaseOrderLine)
             .where(PurchaseOrderLine.purchase_order_id == po.id)
-            .order_by(PurchaseOrderLine.line_no)
+            .order_by(col(PurchaseOrderLine.line_no))
             .execution_options(populate_existing=True)
         ).all()
-    )  # type: ignore[arg-type]
+    )
 
 
 @tool(kind="read")

@@ -1457,10 +1457,8 @@ def get_subcontractor_stock(ctx: ToolContext, args: GetSubcontractorStockIn) -> 
     session = ctx.session
     stmt = (
         select(Location, Supplier)
-        .join(Supplier, Supplier.id == Location.supplier_id, isouter=True)
-        .where(  # type: ignore[arg-type]
-            Location.kind == "supplier"
-        )
+        .join(Supplier, col(Supplier.id) == col(Location.supplier_id), isouter=True)
+        .where(Location.kind == "supplier")
     )
     if args.supplier:
         stmt = stmt.where(Supplier.id == find_supplier(session, args.supplier).id)
