@@ -10,12 +10,17 @@ from datetime import date, datetime, time
 from decimal import ROUND_CEILING, Decimal
 from enum import StrEnum
 from itertools import pairwise
-
-from ortools.sat.python import cp_model
+from typing import TYPE_CHECKING, Any
 
 from planning.capacity import TimeAxis, WorkCenterDayLoad, compute_daily_load, window_minutes
 from planning.errors import DataError, InfeasibleError, InvalidInputError, PlanningError
+from planning.lazy import lazy_import
 from planning.model import Plant, SupplyKind, WorkCenter
+
+if TYPE_CHECKING:
+    from ortools.sat.python import cp_model
+else:
+    cp_model = lazy_import("ortools.sat.python.cp_model")  # OR-Tools loads when a model is first built
 
 OpKey = tuple[str, int]  # (order id, operation seq)
 
@@ -595,32 +600,46 @@ def _define_objectives(data: _ProblemData, v: _Variables) -> list[_Goal]:
 # --------------------------------------------------------------------------------------------------- solve
 
 
-class _SolutionRecorder(cp_model.CpSolverSolutionCallback):
-    """Remembers when each improving solution was found, for the time-to-best statistic."""
+def _solution_recorder(started: float) -> Any:
+    """A solution callback that remembers when each improving solution was found (time to best).
 
-    def __init__(self, started: float) -> None:
-        super().__init__()
-        self._started = started
-        self.first_value: float | None = None
-        self.best_value: float | None = None
-        self.last_improvement_seconds: float | None = None
+    The class is made on first use: it subclasses an OR-Tools class, and OR-Tools loads lazily.
+    """
+    global _RECORDER_CLASS
+    if _RECORDER_CLASS is None:
 
-    def on_solution_callback(self) -> None:
-        value = self.objective_value
-        if self.first_value is None:
-            self.first_value = value
-        if self.best_value is None or value < self.best_value:
-            self.best_value = value
-            self.last_improvement_seconds = clock.perf_counter() - self._started
+        class _SolutionRecorder(cp_model.CpSolverSolutionCallback):
+            """Remembers when each improving solution was found, for the time-to-best statistic."""
 
-    @property
-    def improved(self) -> bool:
-        """Whether the step got past the solution it started from (a later step starts from the hint)."""
-        return (
-            self.best_value is not None
-            and self.first_value is not None
-            and self.best_value < self.first_value
-        )
+            def __init__(self, started: float) -> None:
+                super().__init__()
+                self._started = started
+                self.first_value: float | None = None
+                self.best_value: float | None = None
+                self.last_improvement_seconds: float | None = None
+
+            def on_solution_callback(self) -> None:
+                value = self.objective_value
+                if self.first_value is None:
+                    self.first_value = value
+                if self.best_value is None or value < self.best_value:
+                    self.best_value = value
+                    self.last_improvement_seconds = clock.perf_counter() - self._started
+
+            @property
+            def improved(self) -> bool:
+                """Whether the step got past the solution it started from (a later step starts from the hint)."""
+                return (
+                    self.best_value is not None
+                    and self.first_value is not None
+                    and self.best_value < self.first_value
+                )
+
+        _RECORDER_CLASS = _SolutionRecorder
+    return _RECORDER_CLASS(started)
+
+
+_RECORDER_CLASS: Any = None
 
 
 @dataclass(frozen=True)
@@ -655,7 +674,7 @@ def _solve(model: cp_model.CpModel, goals: list[_Goal], settings: ScheduleSettin
         solver.parameters.num_workers = settings.num_workers
         solver.parameters.log_search_progress = settings.log_search_progress
         model.minimize(goal.expr)
-        recorder = _SolutionRecorder(started)
+        recorder = _solution_recorder(started)
         phase_started = clock.perf_counter()
         status = solver.solve(model, recorder)
         name = solver.status_name(status)

@@ -8,12 +8,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
-
-from ortools.sat.python import cp_model
+from typing import TYPE_CHECKING
 
 from planning.bom import BomIndex, EffectiveLine
 from planning.errors import InfeasibleError
+from planning.lazy import lazy_import
 from planning.model import ZERO
+
+if TYPE_CHECKING:
+    from ortools.sat.python import cp_model
+else:
+    cp_model = lazy_import("ortools.sat.python.cp_model")  # OR-Tools loads when a model is first built
 
 # Quantities in the integer model are counted in 1/scale of a unit, scale = 10^(the data's decimals),
 # at most 10^6: finer grids make CP-SAT slow on what is at heart an LP. Stock is rounded down and fixed

@@ -1,15 +1,12 @@
-"""An offline text embedding for chromadb: signed hashing of character 1–3-grams (no model download)."""
+"""An offline text embedding: signed hashing of character 1–3-grams (no model, no download, no chromadb)."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
 import zlib
-from typing import Any, cast
 
 import numpy as np
-from chromadb.api.types import Documents, Embeddable, EmbeddingFunction, Embeddings
-from chromadb.utils.embedding_functions import register_embedding_function
 
 DEFAULT_DIMS = 1024
 _SPACES = re.compile(r"\s+")
@@ -47,34 +44,3 @@ def embed_text(text: str, dims: int = DEFAULT_DIMS) -> np.ndarray:
         vec[h % dims] += sign
     norm = float(np.linalg.norm(vec))
     return vec / norm if norm > 0 else vec
-
-
-@register_embedding_function
-class HashingEmbedding(EmbeddingFunction[Documents]):
-    """Signed feature hashing of character n-grams: works for Chinese and English names, fully offline."""
-
-    def __init__(self, dims: int = DEFAULT_DIMS) -> None:
-        self.dims = dims
-
-    def __call__(self, input: Documents) -> Embeddings:
-        return [embed_text(text, self.dims) for text in input]
-
-    @staticmethod
-    def name() -> str:
-        return "orderpilot_hashing_ngrams"
-
-    def get_config(self) -> dict[str, Any]:
-        return {"dims": self.dims}
-
-    @staticmethod
-    def build_from_config(config: dict[str, Any]) -> HashingEmbedding:
-        return HashingEmbedding(int(config.get("dims", DEFAULT_DIMS)))
-
-    def default_space(self) -> str:  # type: ignore[override]
-        return "cosine"
-
-
-def offline_embedding() -> EmbeddingFunction[Embeddable]:
-    """The embedding function every collection of the offline assistant is created with."""
-    # chromadb types collections over any embeddable input; this one embeds text only
-    return cast("EmbeddingFunction[Embeddable]", HashingEmbedding())

@@ -11,18 +11,19 @@ import difflib
 import re
 import threading
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
-
-import chromadb
-from chromadb.api import ClientAPI
-from chromadb.api.types import Metadata
+from typing import TYPE_CHECKING, Any
 
 from assistant.offline.catalog import Catalog, CatalogItem
 from assistant.offline.dates import DateMention, extract_dates
-from assistant.offline.embedding import embed_text, normalize_text, offline_embedding
+from assistant.offline.embedding import embed_text, normalize_text
 from assistant.offline.numbers import Quantity, extract_quantities
+
+if TYPE_CHECKING:
+    from chromadb.api import ClientAPI
+    from chromadb.api.types import Metadata
 
 # Cosine similarity a vector hit needs to count as a candidate, and to be taken as the item when no other
 # comes within AMBIGUOUS_RATIO of it (else the question lists the candidates and asks). English words share
@@ -128,7 +129,8 @@ class _Surface:
 class EntityIndex:
     """Names of one catalog: a gazetteer for exact mentions and a chromadb collection for the rest."""
 
-    def __init__(self, catalog: Catalog, client: ClientAPI) -> None:
+    def __init__(self, catalog: Catalog, client: Callable[[], ClientAPI]) -> None:
+        """``client`` makes the chromadb client when the index is first searched (not every question is)."""
         self.catalog = catalog
         surfaces: list[_Surface] = []
         for item in catalog.items:
@@ -143,13 +145,21 @@ class EntityIndex:
                     surfaces.append(_Surface(lower_same_length(prepare(text)), cust.code, "customer", "name"))
         self.surfaces = sorted(surfaces, key=lambda s: (-len(s.text), s.code))
         self.code_keys = {_key(i.code): i.code for i in catalog.items}
-        self.collection = self._build_collection(client)
+        self._client = client
+        self._collection: Any = None
+        self._collection_lock = threading.Lock()
+
+    @property
+    def collection(self) -> Any:
+        with self._collection_lock:
+            if self._collection is None:
+                self._collection = self._build_collection(self._client())
+            return self._collection
 
     def _build_collection(self, client: ClientAPI) -> Any:
-        name = f"op-items-{self.catalog.fingerprint}"
-        collection = client.get_or_create_collection(
-            name, embedding_function=offline_embedding(), configuration={"hnsw": {"space": "cosine"}}
-        )
+        from assistant.offline.chroma import cosine_collection
+
+        collection = cosine_collection(client, f"op-items-{self.catalog.fingerprint}")
         if collection.count() == 0 and self.catalog.items:
             ids: list[str] = []
             docs: list[str] = []
@@ -359,18 +369,14 @@ def _ratio(a: str, b: str) -> float:
 # ---------------------------------------------------------------------- one index per catalog per process
 
 _LOCK = threading.Lock()
-_CLIENTS: dict[str, ClientAPI] = {}
 _INDEXES: dict[tuple[str, str], EntityIndex] = {}
 
 
 def chroma_client(path: str = "") -> ClientAPI:
-    """The process's chromadb client: persistent at ``path``, else in memory."""
-    with _LOCK:
-        client = _CLIENTS.get(path)
-        if client is None:
-            client = chromadb.PersistentClient(path=path) if path else chromadb.EphemeralClient()
-            _CLIENTS[path] = client
-        return client
+    """The process's chromadb client (see assistant.offline.chroma; imported on first use)."""
+    from assistant.offline.chroma import chroma_client as client
+
+    return client(path)
 
 
 def entity_index(catalog: Catalog, chroma_path: str = "") -> EntityIndex:
@@ -379,7 +385,7 @@ def entity_index(catalog: Catalog, chroma_path: str = "") -> EntityIndex:
     with _LOCK:
         index = _INDEXES.get(key)
     if index is None:
-        index = EntityIndex(catalog, chroma_client(chroma_path))
+        index = EntityIndex(catalog, lambda: chroma_client(chroma_path))
         with _LOCK:
             index = _INDEXES.setdefault(key, index)
     return index

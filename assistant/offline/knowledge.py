@@ -7,12 +7,13 @@ import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from chromadb.api.types import Metadata
-
-from assistant.offline.embedding import normalize_text, offline_embedding
+from assistant.offline.embedding import normalize_text
 from assistant.offline.entities import chroma_client
+
+if TYPE_CHECKING:
+    from chromadb.api.types import Metadata
 
 HELP_DIR = Path(__file__).parent / "help"
 # A keyword of the page said in the question counts this much on top of the text similarity.
@@ -65,12 +66,23 @@ class KnowledgeBase:
         digest = hashlib.sha256(
             "".join(p.title + "|".join(p.keywords) + p.body for p in pages).encode("utf-8")
         ).hexdigest()[:16]
-        self.collection: Any = chroma_client(chroma_path).get_or_create_collection(
-            f"op-help-{digest}",
-            embedding_function=offline_embedding(),
-            configuration={"hnsw": {"space": "cosine"}},
-        )
-        if self.collection.count() == 0 and pages:
+        self._name = f"op-help-{digest}"
+        self._chroma_path = chroma_path
+        self._collection: Any = None
+
+    @property
+    def collection(self) -> Any:
+        """The indexed pages, built on the first help question (chromadb is imported then)."""
+        if self._collection is None:
+            self._collection = self._build()
+        return self._collection
+
+    def _build(self) -> Any:
+        from assistant.offline.chroma import cosine_collection
+
+        collection = cosine_collection(chroma_client(self._chroma_path), self._name)
+        pages = list(self.pages.values())
+        if collection.count() == 0 and pages:
             ids: list[str] = []
             docs: list[str] = []
             metas: list[Metadata] = []
@@ -81,7 +93,8 @@ class KnowledgeBase:
                     ids.append(f"{page.topic}.{page.language}.{n}")
                     docs.append(chunk)
                     metas.append({"topic": page.topic, "language": page.language})
-            self.collection.add(ids=ids, documents=docs, metadatas=metas)
+            collection.add(ids=ids, documents=docs, metadatas=metas)
+        return collection
 
     def search(self, question: str, language: str) -> HelpMatch:
         """The page that best answers ``question`` in ``language`` (the overview when none fits)."""

@@ -6,7 +6,12 @@ logistic regression, trained once per process on the paraphrases in data/train.y
 
 from __future__ import annotations
 
+import hashlib
+import itertools
+import math
+import os
 import re
+import sys
 import threading
 from dataclasses import dataclass
 from datetime import date
@@ -107,32 +112,56 @@ def feature_text(delex: str) -> str:
 
 
 class IntentModel:
-    """TF-IDF of character n-grams and a linear classifier; plus the vocabulary of the templates."""
+    """TF-IDF of character n-grams and words, scored by a linear classifier; plus the templates' vocabulary.
 
-    def __init__(self, rows: list[tuple[str, str, str]]) -> None:
-        from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.linear_model import SGDClassifier
-        from sklearn.pipeline import make_pipeline, make_union
+    Training uses scikit-learn (see :func:`train_intent_model`); answering needs only numpy and the
+    exported parameters, so a process that answers one question does not import scikit-learn. The
+    parameters are cached on disk under a digest of the training data and of the code that shapes the
+    features (``make install`` builds the cache; a changed digest retrains on first use).
+    """
 
-        # character n-grams carry both languages; words and word pairs (each Chinese character a word) add
-        # the order of English phrases. Logistic loss (so probabilities exist for the confidence threshold)
-        # fitted by SGD: well under a second, against several for lbfgs; a fixed seed keeps it repeatable.
-        self.pipeline = make_pipeline(
-            make_union(
-                TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True),
-                TfidfVectorizer(
-                    analyzer="word", ngram_range=(1, 2), sublinear_tf=True, token_pattern=WORD_PATTERN
-                ),
-            ),
-            SGDClassifier(loss="log_loss", alpha=1e-4, max_iter=50, tol=None, random_state=RANDOM_STATE),
-        )
-        self.pipeline.fit([feature_text(t) for t, _, _ in rows], [i for _, i, _ in rows])
-        self.intents: tuple[str, ...] = tuple(self.pipeline.classes_)
+    def __init__(self, params: dict[str, Any], rows: list[tuple[str, str, str]]) -> None:
+        self.intents: tuple[str, ...] = tuple(str(c) for c in params["classes"])
+        self.char_vocab = {str(t): i for i, t in enumerate(params["char_terms"])}
+        self.char_idf = params["char_idf"]
+        self.word_vocab = {str(t): i for i, t in enumerate(params["word_terms"])}
+        self.word_idf = params["word_idf"]
+        self.coef = params["coef"]
+        self.intercept = params["intercept"]
         self.cjk_vocab, self.latin_vocab = template_vocabulary(t for t, _, _ in rows)
+
+    def _tfidf(self, terms: list[str], vocab: dict[str, int], idf: Any) -> Any:
+        import numpy as np
+
+        counts: dict[int, int] = {}
+        for term in terms:
+            col = vocab.get(term)
+            if col is not None:
+                counts[col] = counts.get(col, 0) + 1
+        vec = np.zeros(len(vocab))
+        for col, tf in counts.items():
+            vec[col] = (1.0 + math.log(tf)) * idf[col]  # sublinear tf
+        norm = float(np.sqrt(vec @ vec))
+        return vec / norm if norm > 0 else vec
+
+    def probabilities(self, text: str) -> Any:
+        """Per-intent probabilities, exactly as the scikit-learn pipeline computes them."""
+        import numpy as np
+
+        features = np.concatenate(
+            [
+                self._tfidf(char_wb_ngrams(text.lower()), self.char_vocab, self.char_idf),
+                self._tfidf(word_ngrams(text.lower()), self.word_vocab, self.word_idf),
+            ]
+        )
+        scores = self.coef @ features + self.intercept
+        prob = 1.0 / (1.0 + np.exp(-scores))  # one-vs-rest logistic, normalized over the intents
+        total = prob.sum()
+        return prob / total if total > 0 else np.full(len(prob), 1.0 / len(prob))
 
     def predict(self, delex: str) -> tuple[tuple[str, float], ...]:
         """Intents with their probabilities, most likely first."""
-        probs = self.pipeline.predict_proba([feature_text(delex)])[0]
+        probs = self.probabilities(feature_text(delex))
         order = sorted(range(len(probs)), key=lambda i: -probs[i])
         return tuple((self.intents[i], float(probs[i])) for i in order)
 
@@ -216,17 +245,122 @@ def detect_language(text: str) -> Language:
     return "zh" if cjk / 1.5 >= words else "en"
 
 
+_WHITE_SPACES = re.compile(r"\s\s+")
+_WORD_RE = re.compile(WORD_PATTERN)
+# The modules whose code shapes the training features: a change to any of them retrains the model.
+FEATURE_SOURCES = ("nlu.py", "entities.py", "dates.py", "numbers.py", "embedding.py")
+
+
+def char_wb_ngrams(text: str, min_n: int = 1, max_n: int = 4) -> list[str]:
+    """Character n-grams inside word boundaries, padded with a space (scikit-learn's ``char_wb``)."""
+    grams: list[str] = []
+    for word in _WHITE_SPACES.sub(" ", text).split():
+        w = f" {word} "
+        for n in range(min_n, max_n + 1):
+            offset = 0
+            grams.append(w[offset : offset + n])
+            while offset + n < len(w):
+                offset += 1
+                grams.append(w[offset : offset + n])
+            if offset == 0:  # a word shorter than n counts once
+                break
+    return grams
+
+
+def word_ngrams(text: str) -> list[str]:
+    """Words (each Chinese character a word) and word pairs (scikit-learn's ``word`` analyzer, 1–2)."""
+    tokens = _WORD_RE.findall(text)
+    return tokens + [f"{a} {b}" for a, b in itertools.pairwise(tokens)]
+
+
+def training_digest() -> str:
+    """Digest of the paraphrases and of the code that turns them into features."""
+    h = hashlib.sha256(TRAIN_FILE.read_bytes())
+    here = Path(__file__).parent
+    for name in FEATURE_SOURCES:
+        h.update((here / name).read_bytes())
+    return h.hexdigest()[:20]
+
+
+def model_cache_path(digest: str) -> Path:
+    base = os.environ.get("ORDERPILOT_CACHE_DIR") or str(Path.home() / ".cache" / "orderpilot")
+    return Path(base) / f"intent-model-{digest}.npz"
+
+
+def train_intent_model(rows: list[tuple[str, str, str]]) -> dict[str, Any]:
+    """Fit the TF-IDF + logistic (SGD) pipeline and export its parameters as arrays."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import SGDClassifier
+    from sklearn.pipeline import make_pipeline, make_union
+
+    # character n-grams carry both languages; words and word pairs (each Chinese character a word) add
+    # the order of English phrases. Logistic loss (so probabilities exist for the confidence threshold)
+    # fitted by SGD: well under a second, against several for lbfgs; a fixed seed keeps it repeatable.
+    char_vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True)
+    word_vec = TfidfVectorizer(
+        analyzer="word", ngram_range=(1, 2), sublinear_tf=True, token_pattern=WORD_PATTERN
+    )
+    classifier = SGDClassifier(loss="log_loss", alpha=1e-4, max_iter=50, tol=None, random_state=RANDOM_STATE)
+    pipeline = make_pipeline(make_union(char_vec, word_vec), classifier)
+    pipeline.fit([feature_text(t) for t, _, _ in rows], [i for _, i, _ in rows])
+
+    def terms(vec: Any) -> list[str]:
+        return [t for t, _ in sorted(vec.vocabulary_.items(), key=lambda kv: kv[1])]
+
+    return {
+        "classes": [str(c) for c in classifier.classes_],
+        "char_terms": terms(char_vec),
+        "char_idf": char_vec.idf_,
+        "word_terms": terms(word_vec),
+        "word_idf": word_vec.idf_,
+        "coef": classifier.coef_,
+        "intercept": classifier.intercept_,
+    }
+
+
+def load_or_train(rows: list[tuple[str, str, str]]) -> dict[str, Any]:
+    """The cached parameters for the current digest, or freshly trained ones (then cached)."""
+    import numpy as np
+
+    path = model_cache_path(training_digest())
+    if path.exists():
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    params = train_intent_model(rows)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+        np.savez_compressed(tmp, **{k: np.asarray(v) for k, v in params.items()})
+        os.replace(tmp, path)  # atomic: a concurrent reader sees the old file or the whole new one
+    except OSError:
+        pass  # a read-only home: train again next time
+    return params
+
+
 _MODEL: IntentModel | None = None
 _MODEL_LOCK = threading.Lock()
 
 
 def intent_model() -> IntentModel:
-    """The process's intent model, trained on first use."""
+    """The process's intent model (trained once per digest and cached on disk)."""
     global _MODEL
     with _MODEL_LOCK:
         if _MODEL is None:
-            _MODEL = IntentModel(load_training())
+            rows = load_training()
+            _MODEL = IntentModel(load_or_train(rows), rows)
         return _MODEL
+
+
+def main() -> None:
+    """``python -m assistant.offline.nlu``: train (if needed) and cache the intent model."""
+    model = intent_model()
+    sys.stdout.write(
+        f"intent model ready: {len(model.intents)} intents, {model_cache_path(training_digest())}\n"
+    )
+
+
+if __name__ == "__main__":
+    main()
 
 
 def parse(question: str, index: EntityIndex, today: date) -> Parse:

@@ -13,11 +13,22 @@ import pytest
 import yaml
 
 from assistant.offline.catalog import Catalog, CatalogItem, catalog_from_dataset
-from assistant.offline.embedding import HashingEmbedding
+from assistant.offline.chroma import HashingEmbedding
 from assistant.offline.entities import EntityIndex, chroma_client, entity_index
 from assistant.offline.evaluation import DEMO_FILE, HELDOUT_FILE, TARGET_ACCURACY, evaluate_heldout
 from assistant.offline.knowledge import load_pages
-from assistant.offline.nlu import IntentModel, delexicalize_template, intent_model, load_training
+from assistant.offline.nlu import (
+    RANDOM_STATE,
+    WORD_PATTERN,
+    IntentModel,
+    delexicalize_template,
+    feature_text,
+    intent_model,
+    load_training,
+    model_cache_path,
+    train_intent_model,
+    training_digest,
+)
 
 TODAY = date(2026, 12, 1)
 
@@ -52,11 +63,43 @@ def test_heldout_questions_are_not_training_templates(index: EntityIndex) -> Non
 
 def test_training_is_deterministic() -> None:
     questions = ["_item_ 现在能做多少", "what is short for _mo_", "你好", "what about _qty_"]
-    again = IntentModel(load_training())
+    rows = load_training()
+    again = IntentModel(train_intent_model(rows), rows)
     for text in questions:
         first, second = intent_model().predict(text), again.predict(text)
         assert [i for i, _ in first] == [i for i, _ in second]
         assert np.allclose([p for _, p in first], [p for _, p in second])
+
+
+def test_the_numpy_scorer_matches_scikit_learn_on_every_phrasing(index: EntityIndex) -> None:
+    # the cached parameters are scored without scikit-learn; they must give the pipeline's probabilities
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import SGDClassifier
+    from sklearn.pipeline import make_pipeline, make_union
+
+    rows = load_training()
+    texts = [feature_text(t) for t, _, _ in rows]
+    pipeline = make_pipeline(
+        make_union(
+            TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 4), sublinear_tf=True),
+            TfidfVectorizer(
+                analyzer="word", ngram_range=(1, 2), sublinear_tf=True, token_pattern=WORD_PATTERN
+            ),
+        ),
+        SGDClassifier(loss="log_loss", alpha=1e-4, max_iter=50, tol=None, random_state=RANDOM_STATE),
+    ).fit(texts, [i for _, i, _ in rows])
+    cases = yaml.safe_load(HELDOUT_FILE.read_text(encoding="utf-8"))
+    probe = texts + [feature_text(index.extract(c["q"], TODAY).delex) for c in cases]
+    expected = pipeline.predict_proba(probe)
+    model = intent_model()
+    assert list(model.intents) == [str(c) for c in pipeline.classes_]
+    for text, want in zip(probe, expected, strict=True):
+        assert np.allclose(model.probabilities(text), want, atol=1e-9)
+
+
+def test_the_trained_parameters_are_cached_under_the_training_digest() -> None:
+    intent_model()
+    assert model_cache_path(training_digest()).exists()
 
 
 def test_template_literals_are_delexicalized_like_questions() -> None:
@@ -152,7 +195,7 @@ def test_the_index_never_uses_chromadbs_default_embedding(monkeypatch: pytest.Mo
         items=(CatalogItem("BOLT-X9", "特制螺栓", ("special bolt",)), CatalogItem("NUT-X9", "特制螺母")),
         customers=(),
     )
-    index = EntityIndex(catalog, chroma_client())
+    index = EntityIndex(catalog, chroma_client)
     assert index.resolve("螺栓").code == "BOLT-X9"
     assert index.collection.configuration["embedding_function"].name() == HashingEmbedding.name()
 
@@ -160,7 +203,7 @@ def test_the_index_never_uses_chromadbs_default_embedding(monkeypatch: pytest.Mo
 def test_a_persisted_index_reopens_with_the_offline_embedding(tmp_path: Path) -> None:
     catalog = Catalog(items=(CatalogItem("PIPE-7", "不锈钢管", ("steel pipe",)),), customers=())
     path = str(tmp_path / "chroma")
-    index = EntityIndex(catalog, chromadb.PersistentClient(path=path))
+    index = EntityIndex(catalog, lambda: chromadb.PersistentClient(path=path))
     reopened = chromadb.PersistentClient(path=path).get_collection(index.collection.name)
     metadatas = reopened.query(query_texts=["steel pipes"], n_results=1)["metadatas"]
     assert metadatas is not None and metadatas[0][0]["code"] == "PIPE-7"

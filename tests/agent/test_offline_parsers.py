@@ -9,8 +9,9 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
+from assistant.offline.chroma import HashingEmbedding
 from assistant.offline.dates import add_months, extract_dates
-from assistant.offline.embedding import DEFAULT_DIMS, HashingEmbedding, embed_text
+from assistant.offline.embedding import DEFAULT_DIMS, embed_text
 from assistant.offline.nlu import detect_language
 from assistant.offline.numbers import extract_quantities, format_qty, parse_chinese_integer, parse_number
 
