@@ -8,8 +8,9 @@ from typing import Literal
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
+from sqlmodel import Session
 
-from api.deps import CurrentUser, SettingsDep
+from api.deps import CurrentUser, SessionDep, SettingsDep
 from api.tool_routes import ERROR_RESPONSES
 from assistant.backend import AssistantReply
 from assistant.service import ask, ask_stream
@@ -32,11 +33,20 @@ class ChatIn(BaseModel):
     )
 
 
+def _end_auth_transaction(session: Session) -> None:
+    """Close the transaction the token check opened: a turn can take minutes, and each tool call has a
+    transaction of its own."""
+    session.rollback()
+
+
 @router.post("", response_model=AssistantReply, summary="Ask the assistant one question")
-def chat_route(body: ChatIn, actor: CurrentUser, settings: SettingsDep) -> AssistantReply:
+def chat_route(
+    body: ChatIn, actor: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> AssistantReply:
     """The answer with every tool call made and every proposal stored (pending, requested by the calling
     user). When the assistant could not answer (no backend, the model failed) the reply says so and
     ``error`` is set; nothing was changed."""
+    _end_auth_transaction(session)
     return ask(
         body.message,
         backend=body.backend,
@@ -55,9 +65,12 @@ def chat_route(body: ChatIn, actor: CurrentUser, settings: SettingsDep) -> Assis
         200: {"content": {"text/event-stream": {}}, "description": "token, tool_call, tool_result, final"}
     },
 )
-def chat_stream_route(body: ChatIn, actor: CurrentUser, settings: SettingsDep) -> StreamingResponse:
+def chat_stream_route(
+    body: ChatIn, actor: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> StreamingResponse:
     """Events ``token`` ({text}), ``tool_call`` ({id, name, args}), ``tool_result`` ({id, name, ok, error,
     output}) as they happen, then one ``final`` ({reply}) carrying the same reply as POST /api/v1/chat."""
+    _end_auth_transaction(session)
 
     def events() -> Iterator[str]:
         for event in ask_stream(

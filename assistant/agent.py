@@ -75,6 +75,7 @@ MAX_FAILED_TOOL_CALLS = 4
 CONTEXT_TRIGGER_TOKENS = 30_000
 KEEP_TOOL_RESULTS = 8
 FAILURE_KEY = "orderpilot_failure"
+CHECKPOINT_SETUP_LOCK = 0x4F50_4350  # advisory lock id ("OPCP") held while creating the checkpoint tables
 PLACEHOLDER_API_KEY = "not-needed"  # local OpenAI-compatible servers take any key; the client demands one
 
 Event = TokenEvent | ToolCallEvent | ToolResultEvent | FinalEvent
@@ -153,6 +154,24 @@ def _postgres_conninfo(url: URL) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+def _setup_postgres(pool: Any, migrations: Sequence[str]) -> None:
+    """PostgresSaver.setup() without CREATE INDEX CONCURRENTLY.
+
+    A concurrent index build waits for every transaction open in the database to end, including the one
+    of the request asking the question, so the first question of a process could wait forever. The
+    indexes are on tables the same migrations just created, so a plain CREATE INDEX locks nothing anyone
+    waits for; an advisory lock keeps two processes from migrating at once.
+    """
+    with pool.connection() as conn, conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (CHECKPOINT_SETUP_LOCK,))
+        conn.execute(migrations[0])
+        row = conn.execute("SELECT v FROM checkpoint_migrations ORDER BY v DESC LIMIT 1").fetchone()
+        version = -1 if row is None else int(row["v"])
+        for v in range(version + 1, len(migrations)):
+            conn.execute(migrations[v].replace("CREATE INDEX CONCURRENTLY", "CREATE INDEX"))
+            conn.execute("INSERT INTO checkpoint_migrations (v) VALUES (%s)", (v,))
+
+
 def _open_checkpointer(url: URL) -> tuple[BaseCheckpointSaver[Any], Callable[[], None]]:
     if url.get_backend_name() == "postgresql":
         from langgraph.checkpoint.postgres import PostgresSaver
@@ -167,7 +186,7 @@ def _open_checkpointer(url: URL) -> tuple[BaseCheckpointSaver[Any], Callable[[],
             open=True,
         )
         saver = PostgresSaver(pool)  # type: ignore[arg-type]
-        saver.setup()
+        _setup_postgres(pool, saver.MIGRATIONS)
         return saver, pool.close
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         from langgraph.checkpoint.sqlite import SqliteSaver

@@ -278,3 +278,21 @@ def test_stream_gives_tokens_tool_events_and_the_final_reply(bike: str) -> None:
 )
 def test_text_tool_call_detection(text: str, expected: bool) -> None:
     assert looks_like_text_tool_call(text, {"get_item", "run_mrp"}) is expected
+
+
+def test_checkpointer_setup_does_not_wait_for_open_transactions(db_url: str) -> None:
+    import threading
+
+    from assistant.agent import checkpointer_for
+
+    made: list[object] = []
+    with open_context(db_url) as ctx:
+        ctx.session.exec(sa.text("SELECT count(*) FROM item")).one()  # type: ignore[call-overload]
+        # a transaction stays open here (like a request's session) while the tables are created
+        worker = threading.Thread(target=lambda: made.append(checkpointer_for(db_url)), daemon=True)
+        worker.start()
+        worker.join(timeout=20)
+    try:
+        assert made, "checkpointer setup blocked on an open transaction"
+    finally:
+        close_checkpointers()
