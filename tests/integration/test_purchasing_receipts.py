@@ -515,3 +515,35 @@ def test_two_concurrent_inspection_results_for_one_lot_never_both_apply(url: str
     available, in_qc = stock(url, "LEG")
     assert in_qc == 0 and available in (Decimal(95), Decimal(145))
     assert len(moves(url, "IQ-00001")) == 1
+
+
+def test_stock_in_qc_without_an_inspection_order_can_be_given_one(url: str) -> None:
+    with open_context(url) as ctx:
+        bolt = ctx.session.exec(select(Item).where(Item.code == "BOLT")).one()
+        post_move(
+            ctx.session,
+            item_id=bolt.id or 0,
+            qty=Decimal(30),
+            from_code="ADJUSTMENT",
+            to_code="QC",
+            move_type="adjustment",
+            move_date=date(2026, 12, 1),
+            doc_type="opening",
+            unit_cost=Decimal("0.5"),
+        )
+    receive(url, lines=[{"item": "LEG", "qty": 100}])  # its own inspection order covers the LEG lot
+    view = call(url, "get_inspection_orders")
+    assert [(o["code"], o["item"]) for o in view["orders"]] == [("IQ-00001", "LEG")]
+    assert [(u["location"], u["item"], u["qty"]) for u in view["uncovered"]] == [("QC", "BOLT", 30)]
+    with pytest.raises(ToolError) as err:
+        call(url, "propose_inspection_order", actor=QUALITY, item="BOLT", qty=31)
+    assert err.value.code == "invalid_input" and "30 BOLT at QC are on no pending inspection order" in (
+        err.value.message
+    )
+    out = call(url, "propose_inspection_order", actor=QUALITY, item="BOLT", source_ref="opening")
+    assert out["summary_en"] == "Open an inspection order for BOLT 30 pcs in QC (from opening)."
+    assert confirm_as(url, out["proposal_id"], QUALITY)["result"]["code"] == "IQ-00002"
+    assert call(url, "get_inspection_orders")["uncovered"] == []
+    out = call(url, "propose_inspection_result", actor=QUALITY, inspection="IQ-00002", accepted_qty=30)
+    confirm_as(url, out["proposal_id"], QUALITY)
+    assert stock(url, "BOLT") == (Decimal(30), Decimal(0))

@@ -14,12 +14,13 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 from pydantic import BaseModel, Field
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from data_model.stock import StockError, fmt_qty, on_hand, post_move
 from data_model.tables import (
     InspectionOrder,
     Item,
+    ItemValuation,
     Location,
     Proposal,
     ReceiptNotice,
@@ -34,6 +35,7 @@ from tools.registry import tool
 from tools.types import Num, to_number
 
 INSPECTION_RESULT = "inspection_result"
+INSPECTION_ORDER = "inspection_order"
 INSPECTION_PREFIX = "IQ-"
 SIX_PLACES = Decimal("0.000001")
 
@@ -146,10 +148,40 @@ class InspectionOrderOut(BaseModel):
     inspected_by: str
 
 
+class UncoveredQcStock(BaseModel):
+    location: str
+    item: str
+    uom: str
+    qty: Num = Field(description="held in the QC location but on no pending inspection order")
+
+
 class GetInspectionOrdersOut(BaseModel):
     total: int
     pending_qty_by_item: dict[str, Num] = Field(description="quantity still waiting in QC per item code")
     orders: list[InspectionOrderOut]
+    uncovered: list[UncoveredQcStock] = Field(
+        description="stock in QC that no pending inspection order covers (e.g. loaded opening stock): open "
+        "one with propose_inspection_order"
+    )
+
+
+def uncovered_qc_stock(session: Session) -> dict[tuple[int, int], Decimal]:
+    """Quantity per (QC location id, item id) held in QC beyond what pending inspection orders cover."""
+    out: dict[tuple[int, int], Decimal] = {}
+    pending: dict[tuple[int, int], Decimal] = {
+        (loc_id, item_id): Decimal(str(total or 0))
+        for loc_id, item_id, total in session.exec(
+            select(InspectionOrder.location_id, InspectionOrder.item_id, sa.func.sum(InspectionOrder.qty))
+            .where(InspectionOrder.status == "pending")
+            .group_by(InspectionOrder.location_id, InspectionOrder.item_id)
+        ).all()
+    }
+    for loc in session.exec(select(Location).where(Location.kind == "inspection")).all():
+        for item_id, held in on_hand(session, kinds=("inspection",), location_ids=[loc.id or 0]).items():
+            extra = held - pending.get((loc.id or 0, item_id), Decimal(0))
+            if extra > 0:
+                out[(loc.id or 0, item_id)] = extra
+    return out
 
 
 def _received_on(created_at: datetime, notice: ReceiptNotice | None) -> date:
@@ -210,7 +242,111 @@ def get_inspection_orders(ctx: ToolContext, args: GetInspectionOrdersIn) -> GetI
                 inspected_by=row.inspected_by,
             )
         )
-    return GetInspectionOrdersOut(total=len(out), pending_qty_by_item=pending, orders=out[: args.limit])
+    extra = uncovered_qc_stock(session)
+    names = {
+        loc.id: loc.code for loc in session.exec(select(Location).where(Location.kind == "inspection")).all()
+    }
+    extra_items = {
+        i.id: i for i in session.exec(select(Item).where(col(Item.id).in_({i for _, i in extra}))).all()
+    }
+    uncovered = sorted(
+        (
+            UncoveredQcStock(
+                location=names[loc_id], item=extra_items[item_id].code, uom=extra_items[item_id].uom, qty=qty
+            )
+            for (loc_id, item_id), qty in extra.items()
+            if not args.item or extra_items[item_id].code == args.item
+        ),
+        key=lambda u: (u.location, u.item),
+    )
+    return GetInspectionOrdersOut(
+        total=len(out), pending_qty_by_item=pending, orders=out[: args.limit], uncovered=uncovered
+    )
+
+
+# ---------------------------------------------------------------- opening an inspection order by hand
+
+
+class ProposeInspectionOrderIn(BaseModel):
+    item: str = Field(min_length=1, max_length=64, description="item code")
+    qty: Num | None = Field(default=None, gt=0, description="default: all of it in QC not yet on an order")
+    location: str = Field(default="QC", max_length=64, description="the QC location holding it")
+    source_type: SourceType = Field(default="purchase_order", description="what kind of document it came on")
+    source_ref: str = Field(default="", max_length=64, description="that document's code, if known")
+
+
+class ProposeInspectionOrderOut(ProposalOut):
+    item: str
+    qty: Num
+    location: str
+
+
+def _plan_inspection_order(
+    session: Session, args: ProposeInspectionOrderIn
+) -> tuple[Item, Location, Decimal]:
+    item = session.exec(select(Item).where(Item.code == args.item)).first()
+    if item is None:
+        raise ToolError("not_found", f"item {args.item!r} not found", {"kind": "item", "key": args.item})
+    loc = session.exec(select(Location).where(Location.code == args.location)).first()
+    if loc is None or loc.kind != "inspection":
+        raise ToolError(
+            "invalid_input",
+            f"{args.location} is not a QC (inspection) location",
+            {"field": "location", "location": args.location},
+        )
+    free = uncovered_qc_stock(session).get((loc.id or 0, item.id or 0), Decimal(0))
+    qty = args.qty if args.qty is not None else free
+    if qty <= 0 or qty > free:
+        raise ToolError(
+            "invalid_input",
+            f"{fmt_qty(free)} {item.code} at {loc.code} are on no pending inspection order; "
+            f"cannot open one for {fmt_qty(qty)}",
+            {"field": "qty", "item": item.code, "location": loc.code, "uncovered": fmt_qty(free)},
+        )
+    return item, loc, qty
+
+
+@tool(kind="propose")
+def propose_inspection_order(ctx: ToolContext, args: ProposeInspectionOrderIn) -> ProposeInspectionOrderOut:
+    """Propose opening an inspection order for stock already in QC that none covers (e.g. opening stock).
+
+    Receipts open their inspection orders themselves; use this only for what get_inspection_orders lists
+    as uncovered. Nothing changes until quality or the warehouse (or a manager) confirms.
+    """
+    item, loc, qty = _plan_inspection_order(ctx.session, args)
+    ref_zh = f"(来源 {args.source_ref})" if args.source_ref else ""
+    ref_en = f" (from {args.source_ref})" if args.source_ref else ""
+    base = create_proposal(
+        ctx,
+        kind=INSPECTION_ORDER,
+        tool="propose_inspection_order",
+        args=args,
+        summary_zh=f"为 {loc.code} 中的 {item.code} {fmt_qty(qty)} {item.uom} 开质检单{ref_zh}。",
+        summary_en=f"Open an inspection order for {item.code} {fmt_qty(qty)} {item.uom} in {loc.code}{ref_en}.",
+        effect={"item": item.code, "qty": to_number(qty), "location": loc.code},
+    )
+    return ProposeInspectionOrderOut(**base.model_dump(), item=item.code, qty=qty, location=loc.code)
+
+
+@applier(INSPECTION_ORDER, roles=("quality", "warehouse"), domains=("stock",))
+def apply_inspection_order(session: Session, proposal: Proposal, actor: Actor) -> dict[str, Any]:
+    """Open the inspection order, valued at the item's moving-average cost."""
+    args = ProposeInspectionOrderIn.model_validate(proposal.args)
+    args.qty = dec(proposal.effect["qty"])
+    item, loc, qty = _plan_inspection_order(session, args)
+    valued = session.get(ItemValuation, item.id)
+    row = open_inspection(
+        session,
+        actor,
+        source_type=args.source_type,
+        source_ref=args.source_ref,
+        item_id=item.id or 0,
+        qty=qty,
+        unit_cost=valued.avg_cost if valued is not None else item.unit_cost,
+        location_id=loc.id or 0,
+        proposal_id=proposal.id,
+    )
+    return {"code": row.code, "item": item.code, "qty": to_number(qty), "location": loc.code}
 
 
 # ---------------------------------------------------------------- recording a result
