@@ -25,7 +25,7 @@ from assistant.backend import (
     TurnLog,
     events_for_reply,
 )
-from assistant.offline.catalog import Catalog, load_catalog
+from assistant.offline.catalog import Catalog, catalog_from_tool
 from assistant.offline.entities import Candidate, EntityIndex, entity_index
 from assistant.offline.intents import INTENTS, IntentSpec, Slots, Turn, capabilities, not_available
 from assistant.offline.knowledge import knowledge_base
@@ -282,23 +282,25 @@ THREADS = _Threads()
 
 # ------------------------------------------------------------------------------------------------ backend
 
-_CATALOGS: dict[tuple[str, int], Catalog] = {}
+_CATALOGS: dict[str, tuple[int, Catalog]] = {}
 _CATALOG_LOCK = threading.Lock()
 
 
 def _catalog(contexts: ContextFactory) -> tuple[Catalog, date]:
-    """The catalog of the database behind ``contexts`` (cached per database and master-data version)."""
-    from tools.proposals import current_versions
+    """The catalog of the database behind ``contexts``, from list_catalog (re-read when master data changes)."""
+    from tools.registry import call_tool
 
     with contexts() as ctx:
         today = ctx.today
-        key = (str(ctx.session.get_bind().engine.url), current_versions(ctx.session, ["master"])["master"])
+        key = str(ctx.session.get_bind().engine.url)
         with _CATALOG_LOCK:
-            catalog = _CATALOGS.get(key)
-        if catalog is None:
-            catalog = load_catalog(ctx.session)
-            with _CATALOG_LOCK:
-                _CATALOGS[key] = catalog
+            cached = _CATALOGS.get(key)
+        out = call_tool(ctx, "list_catalog", {"if_version_not": cached[0] if cached else None})
+        if cached is not None and out["unchanged"]:
+            return cached[1], today
+        catalog = catalog_from_tool(out)
+        with _CATALOG_LOCK:
+            _CATALOGS[key] = (out["version"], catalog)
     return catalog, today
 
 

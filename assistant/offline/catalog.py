@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import defaultdict
 from dataclasses import asdict, dataclass
 from functools import cached_property
 from typing import Any
-
-from sqlmodel import Session, col, select
-
-from data_model.tables import Customer, Item, ItemAlias
 
 
 @dataclass(frozen=True)
@@ -53,32 +48,23 @@ class Catalog:
         return {c.code: c for c in self.customers}
 
 
-def load_catalog(session: Session) -> Catalog:
-    """Active items with their aliases, and customers, read from the database (read-only).
-
-    The registry has no tool that lists every item's names yet (find_items needs a query), so the
-    name index reads the two name tables directly; nothing here writes.
-    """
-    aliases: dict[int, list[str]] = defaultdict(list)
-    for item_id, alias in session.exec(
-        select(ItemAlias.item_id, ItemAlias.alias).order_by(col(ItemAlias.id))
-    ).all():
-        aliases[item_id].append(alias)
+def catalog_from_tool(output: dict[str, Any]) -> Catalog:
+    """The catalog from the ``list_catalog`` tool's output."""
     items = tuple(
         CatalogItem(
-            code=row.code,
-            name=row.name,
-            aliases=tuple(aliases.get(row.id or 0, [])),
-            description=row.description,
-            uom=row.uom,
-            source=row.source,
-            category=row.category,
+            code=i["code"],
+            name=i["name"],
+            aliases=tuple(i["aliases"]),
+            description=i["description"],
+            uom=i["uom"],
+            source=i["source"],
+            category=i["category"],
         )
-        for row in session.exec(select(Item).where(Item.active == True).order_by(Item.code)).all()  # noqa: E712
+        for i in output["items"]
     )
     customers = tuple(
-        CatalogCustomer(code=c.code, name=c.name, aliases=tuple(a for a in c.aliases.split(";") if a))
-        for c in session.exec(select(Customer).order_by(Customer.code)).all()
+        CatalogCustomer(code=c["code"], name=c["name"], aliases=tuple(c["aliases"]))
+        for c in output["customers"]
     )
     return Catalog(items=items, customers=customers)
 
