@@ -1239,7 +1239,7 @@ def _constraints_out(ctx: _Context, line: _LineOutcome) -> tuple[BindingConstrai
             )
         merged[key] = record
     out = list(merged.values())
-    if request.due_date < ctx.plant.today:
+    if ctx.days.needed(request.due_date) < 0:  # due before the first working day from today
         _, earliest, _ = _line_summary(ctx, line)
         out.append(
             BindingConstraint(
