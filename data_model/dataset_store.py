@@ -246,8 +246,13 @@ def _version_key(version: str) -> tuple[int, str]:
     return (int(version), "") if version.isdigit() else (0, version)
 
 
-def write_dataset(session: Session, ds: Dataset, today: date) -> dict[str, int]:
-    """Insert the whole dataset in the caller's transaction; returns row counts per sheet."""
+def write_dataset(session: Session, ds: Dataset, today: date,
+                  standard_costs: dict[str, Decimal] | None = None) -> dict[str, int]:
+    """Insert the whole dataset in the caller's transaction; returns row counts per sheet.
+
+    Opening stock is valued at its row's ``unit_cost``, else ``standard_costs`` (made items: their BOM
+    roll-up, computed by the caller), else the item's ``unit_cost``.
+    """
     fresh = session.get(Meta, "calendar.workdays") is None
     if ds.today or fresh:
         session.merge(Meta(key="today", value=ds.today.isoformat() if ds.today else ""))
@@ -329,7 +334,7 @@ def write_dataset(session: Session, ds: Dataset, today: date) -> dict[str, int]:
 
     clock = ds.today or today
     moves = []
-    standard = {it.code: it.unit_cost for it in ds.items}
+    standard = {it.code: it.unit_cost for it in ds.items} | (standard_costs or {})
     opening: dict[int, tuple[Decimal, Decimal]] = defaultdict(lambda: (Decimal(0), Decimal(0)))
     for st in ds.stock:
         if st.qty > 0:

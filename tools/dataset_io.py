@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,8 @@ from data_model.dataset_store import (
     write_dataset,
 )
 from data_model.tables import AuditLog, Item
+from planning.bom_cost import get_bom_cost
+from planning.dataset import plant_from_dict
 from planning.graph import find_cycle
 from tools.proposals import DOMAINS, bump_versions
 
@@ -69,7 +72,8 @@ def load_dataset(session: Session, raw: Any, *, reset: bool = False, actor: str 
         with session.begin_nested():
             if reset:
                 clear_business_data(session)
-            counts = write_dataset(session, ds, ds.today or date.today())
+            counts = write_dataset(session, ds, ds.today or date.today(),
+                                   standard_costs=opening_standard_costs(raw, ds))
             session.add(AuditLog(actor=actor, action="dataset.load", entity="dataset", entity_ref=source,
                                  after={"reset": reset, "counts": counts}))
             bump_versions(session, DOMAINS)
@@ -77,6 +81,22 @@ def load_dataset(session: Session, raw: Any, *, reset: bool = False, actor: str 
         raise DatasetError([DatasetProblem(sheet="(dataset)", message="conflicts with data already in the "
                                            f"database ({_constraint(exc)}); load with --reset to replace it")]) from None
     return LoadResult(file=source, reset=reset, counts=counts, today=ds.today)
+
+
+def opening_standard_costs(raw: Any, ds: Dataset) -> dict[str, Decimal]:
+    """Unit cost of opening stock of made and subcontracted items given no cost: their BOM roll-up.
+
+    A make item with a BOM is costed through it (CONTRACT.md); setups are spread over the stock held.
+    """
+    made = {it.code for it in ds.items if it.source in ("make", "subcontract")}
+    wanted: dict[str, Decimal] = {}
+    for st in ds.stock:
+        if st.item in made and st.unit_cost is None and st.qty > 0:
+            wanted[st.item] = wanted.get(st.item, Decimal(0)) + st.qty
+    if not wanted or not isinstance(raw, dict):
+        return {}
+    plant = plant_from_dict(raw)
+    return {code: get_bom_cost(plant, code, qty).unit_cost for code, qty in wanted.items() if code in plant.boms}
 
 
 def _constraint(exc: IntegrityError) -> str:

@@ -77,3 +77,14 @@ def test_moving_average_values_receipts_at_price_and_issues_at_average(bike_url:
         post_move(ctx.session, item_id=rim.id, qty=Decimal(1), from_code="STOCK", to_code="QC",
                   move_type="transfer", move_date=date(2026, 12, 3))
         assert moving_average_cost(ctx.session, rim.id) == Decimal(9)
+
+
+def test_opening_stock_of_a_made_item_is_valued_at_its_bom_cost(bike_url: str) -> None:
+    from data_model.stock import moving_average_cost
+
+    with open_context(bike_url) as ctx:
+        code = {i.code: i.id for i in ctx.session.exec(select(Item))}
+        # WHEEL = RIM 8 + SPOKE 36 × 1.02 × 0.2 + TIRE 6 = 21.344 (bike_factory.md); BIKE = 102.688
+        assert moving_average_cost(ctx.session, code["WHEEL"]) == Decimal("21.344")
+        assert moving_average_cost(ctx.session, code["BIKE"]) == Decimal("102.688")
+        assert moving_average_cost(ctx.session, code["SEAT"]) == Decimal(10)
