@@ -16,7 +16,7 @@ can compare against whichever earlier answer it holds.
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
@@ -35,7 +35,7 @@ from tools.context import ToolContext
 from tools.errors import ToolError
 from tools.proposals import current_versions
 from tools.registry import tool
-from tools.types import Num
+from tools.types import SIX_PLACES, Num
 
 SHORTAGE_READ_DOMAINS = ("master", "bom", "stock", "sales", "purchasing", "production")
 ZERO = Decimal(0)
@@ -265,16 +265,21 @@ class GetShortageChangesOut(BaseModel):
     current: AnalyzeShortagesOut = Field(description="the fresh analysis")
 
 
+def _q6(qty: Decimal) -> Decimal:
+    return qty.quantize(SIX_PLACES, rounding=ROUND_HALF_UP)
+
+
 def _item_change(before: PreviousComponentIn | None, now: ComponentOut | None) -> ItemChange:
     b = before or PreviousComponentIn(item=now.item if now else "")
     req_now = now.required if now else ZERO
     short_now = now.short if now else ZERO
     unc_now = now.uncovered if now else ZERO
-    figures_before = (b.required, b.short, b.uncovered, b.need_date, b.covered_date)
+    # the previous answer went through JSON (6 decimals): compare at that precision
+    figures_before = (_q6(b.required), _q6(b.short), _q6(b.uncovered), b.need_date, b.covered_date)
     figures_now = (
-        req_now,
-        short_now,
-        unc_now,
+        _q6(req_now),
+        _q6(short_now),
+        _q6(unc_now),
         now.need_date if now else None,
         now.covered_date if now else None,
     )
