@@ -291,6 +291,69 @@ def test_merged_quantity_is_split_above_the_maximum(bike_url: str) -> None:
     assert out["documents"][0]["planned_orders"] == ["PL-BIKE-1", "PL-BIKE-2", "PL-BIKE-3"]
 
 
+def test_subcontract_suggestions_become_subcontract_orders(bike_url: str) -> None:
+    extend(
+        bike_url,
+        {
+            "items": [
+                {
+                    "code": "COAT",
+                    "name": "喷涂车架",
+                    "uom": "pcs",
+                    "source": "subcontract",
+                    "lead_time_days": 2,
+                },
+                {"code": "COAT2", "uom": "pcs", "source": "subcontract", "lead_time_days": 1},
+            ],
+            "boms": [
+                {"parent": "COAT", "lines": [{"component": "FRAME", "qty": 1}]},
+                {"parent": "COAT2", "lines": [{"component": "FRAME", "qty": 1}]},
+            ],
+            "suppliers": [{"code": "SUP-C", "name": "Coating Co", "subcontractor": True}],
+            "price_lists": [
+                {"supplier": "SUP-C", "item": "COAT", "kind": "subcontract", "price": 3, "preferred": True}
+            ],
+            "sales_orders": [
+                {
+                    "id": "SO-300",
+                    "customer": "车行",
+                    "lines": [
+                        {"item": "COAT", "qty": 4, "due": "2026-12-20"},
+                        {"item": "COAT2", "qty": 2, "due": "2026-12-21"},
+                    ],
+                }
+            ],
+        },
+    )
+    out = call(bike_url, "propose_release_planned_orders", items=["COAT", "COAT2"])
+    # COAT 4 due 12-20 at SUP-C, fee 3 per piece, material out 2 days earlier; FRAME 4 to send.
+    # COAT2 has no preferred subcontractor: skipped, the rest still proposed
+    (coat,) = out["documents"]
+    assert (coat["document"], coat["qty"], coat["supplier"], coat["unit_price"], coat["start_date"]) == (
+        "subcontract_order",
+        4,
+        "SUP-C",
+        3,
+        "2026-12-18",
+    )
+    assert [(m["item"], m["qty"]) for m in coat["subcontract_order"]["materials"]] == [("FRAME", 4)]
+    (skipped,) = out["skipped"]
+    assert (skipped["item"], skipped["planned_orders"]) == ("COAT2", ["PL-COAT2-1"])
+    assert "no preferred subcontractor" in skipped["reason"]
+    done = confirm_as(bike_url, out["proposal_id"])
+    (made,) = done["result"]["subcontract_orders"]
+    assert (made["item"], made["qty"], made["supplier"], made["status"], made["planned_orders"]) == (
+        "COAT",
+        4,
+        "SUP-C",
+        "released",
+        ["PL-COAT-1"],
+    )
+    with open_context(bike_url) as ctx:
+        order = ctx.session.exec(select(ProductionOrder).where(ProductionOrder.code == made["code"])).one()
+        assert (order.kind, order.due_date, D(order.qty)) == ("subcontract", date(2026, 12, 20), D(4))
+
+
 # ---------------------------------------------------------------- stale proposals
 
 
