@@ -458,7 +458,7 @@ class _Version:
 
 
 def _item_codes(session: Session) -> dict[int, str]:
-    return dict(session.execute(sa.select(Item.id, Item.code)).tuples().all())
+    return {item_id: code for item_id, code in session.execute(sa.select(Item.id, Item.code))}
 
 
 def _load_versions(
@@ -541,6 +541,7 @@ class _Plan:
     impacts_truncated: bool
     warnings: list[str]
     skipped: list[SkippedBomOut]
+    top: str = ""  # the top item of a tree edit
 
 
 class _Planner:
@@ -805,6 +806,7 @@ def _plan_tree(session: Session, on: date, tree: BomTreeChangeIn) -> _Plan:
             bom = replace(bom, version=base.version)
         changed.append(diff_bom(parent, base, bom))
     plan = planner.plan(changed)
+    plan.top = top
     if not plan.changed and not plan.new_items:
         raise ToolError(
             "invalid_input",
@@ -1142,9 +1144,10 @@ def _day(value: Any) -> date | None:
 
 def _item_ids(session: Session, codes: Iterable[str]) -> dict[str, int]:
     wanted = sorted(set(codes))
-    found: dict[str, int] = dict(
-        session.execute(sa.select(Item.code, Item.id).where(Item.code.in_(wanted))).tuples().all()  # type: ignore[attr-defined]
-    )
+    found: dict[str, int] = {
+        code: item_id
+        for code, item_id in session.execute(sa.select(Item.code, Item.id).where(Item.code.in_(wanted)))  # type: ignore[attr-defined]
+    }
     missing = [c for c in wanted if c not in found]
     if missing:
         raise ToolError("not_found", f"item {missing[0]!r} not found", {"kind": "item", "key": missing[0]})
@@ -1388,7 +1391,7 @@ def propose_bom_change(ctx: ToolContext, args: ProposeBomChangeIn) -> BomChangeP
     plan = _plan_tree(ctx.session, on, args)
     versions_zh, versions_en = _versions_text(plan)
     cost_zh, cost_en = _cost_text(plan)
-    top = plan.changed[0].parent if plan.changed else args.item
+    top = plan.top
     items_zh = f",新建物料 {'、'.join(n.code for n in plan.new_items)}" if plan.new_items else ""
     items_en = f", create item(s) {', '.join(n.code for n in plan.new_items)}" if plan.new_items else ""
     zh = f"修改 {top} 的BOM结构,自 {on.isoformat()} 起生效:{versions_zh or '无BOM变化'}{items_zh}{cost_zh}。"
@@ -1751,7 +1754,8 @@ def _versions_by_id(session: Session, ids: Iterable[int | None]) -> dict[int, st
     wanted = sorted({i for i in ids if i})
     if not wanted:
         return {}
-    return dict(session.execute(sa.select(Bom.id, Bom.version).where(Bom.id.in_(wanted))).tuples().all())  # type: ignore[union-attr]
+    stmt = sa.select(Bom.id, Bom.version).where(Bom.id.in_(wanted))  # type: ignore[union-attr]
+    return {bom_id: version for bom_id, version in session.execute(stmt)}
 
 
 def _change_outs(session: Session, rows: Sequence[EcnChange], codes: dict[int, str]) -> list[EcnChangeOut]:
@@ -1909,7 +1913,9 @@ def get_bom_history(ctx: ToolContext, args: GetBomHistoryIn) -> GetBomHistoryOut
             **out.model_dump(), ecn=ecn.code, ecn_status=ecn.status, effective_date=ecn.effective_date
         )
         (own if change.parent_item_id == item.id else elsewhere).append(record)
-    plant_names: dict[str, str] = dict(session.execute(sa.select(Item.code, Item.name)).tuples().all())
+    plant_names: dict[str, str] = {
+        code: name for code, name in session.execute(sa.select(Item.code, Item.name))
+    }
     return GetBomHistoryOut(
         item=item.code,
         name=item.name,
