@@ -71,6 +71,17 @@ class PromiseRequest:
     id: str = "NEW"
 
 
+@dataclass(frozen=True, slots=True)
+class ReservedSupply:
+    """``qty`` of ``item`` from ``supply`` ("stock" or an open order's id) set aside for the sales order line
+    ``demand``: nobody else may take it, and the line, covered by it, is not allocated again."""
+
+    demand: str
+    item: str
+    supply: str
+    qty: Decimal
+
+
 @dataclass(frozen=True)
 class PromiseSettings:
     """How a promise is computed.
@@ -362,6 +373,19 @@ class _Ledger:
                 break
         return taken
 
+    def take_ref(self, code: str, ref: str, qty: Decimal) -> list[tuple[_Lot, Decimal]]:
+        """Take up to ``qty`` from the lots of one supply ("stock" or an order id)."""
+        taken = []
+        for lot in self.lots(code):
+            if qty <= 0:
+                break
+            if lot.ref == ref and lot.qty > 0:
+                q = min(lot.qty, qty)
+                lot.qty -= q
+                qty -= q
+                taken.append((lot, q))
+        return taken
+
     def add(self, code: str, lot: _Lot) -> None:
         lots = self.lots(code)
         lots.append(lot)
@@ -522,8 +546,10 @@ class _Context:
         settings: PromiseSettings,
         production_orders: Sequence[ScheduleOrder] | None,
         baseline: Schedule | None,
+        reservations: Iterable[ReservedSupply] = (),
     ) -> None:
         self.plant = plant
+        self.reservations = tuple(reservations)
         self.index: BomIndex = bom_index(plant)
         self.settings = settings
         self.days = _Days(plant.calendar, plant.today)
@@ -1096,6 +1122,7 @@ class _Protected:
     unprotected: list[Demand]
     before: dict[str, int]  # completion day of each unprotected sales line without the request
     held_by_sales: set[str]  # items whose supply protected sales lines of priority > 1 hold
+    own_lots: list[tuple[str, _Lot]]  # lots reserved for the requests themselves, given back to them
 
 
 @dataclass
@@ -1120,7 +1147,20 @@ def _protect(
     exclude: frozenset[str],
 ) -> _Protected:
     relevant = ctx.relevant_items(r.item for r in requests)
-    skip = exclude | {r.id for r in requests}
+    own = {r.id for r in requests}
+    ledger = _Ledger(ctx.lots)
+    # Reserved supply is set aside first; a line holding reservations is covered by them.
+    own_lots: list[tuple[str, _Lot]] = []
+    holders: set[str] = set()
+    for r in ctx.reservations:
+        if r.demand in exclude:
+            continue
+        taken = ledger.take_ref(r.item, r.supply, r.qty)
+        if r.demand in own:
+            own_lots.extend((r.item, _Lot(lot.day, q, lot.kind, lot.ref, lot.order_qty)) for lot, q in taken)
+        else:
+            holders.add(r.demand)
+    skip = exclude | own | holders
     protected, unprotected = [], []
     for demand in ctx.plant.demands:
         if demand.id in skip or demand.item not in relevant or demand.qty <= 0:
@@ -1129,7 +1169,6 @@ def _protect(
             protected.append(demand)
         elif demand.kind is DemandKind.SALES:
             unprotected.append(demand)
-    ledger = _Ledger(ctx.lots)
     commitments = _Commitments(ctx, ledger)
     for demand in sorted(protected, key=_sort_key):
         commitments.allocate(demand)
@@ -1138,7 +1177,7 @@ def _protect(
     if unprotected:
         alone = _Commitments(ctx, ledger.copy())
         before = {d.id: alone.allocate(d) for d in unprotected}
-    return _Protected(priority, ledger, unprotected, before, commitments.held_by_sales)
+    return _Protected(priority, ledger, unprotected, before, commitments.held_by_sales, own_lots)
 
 
 def _run(
@@ -1151,6 +1190,8 @@ def _run(
     lever: bool = False,
 ) -> _Outcome:
     ledger = protected.ledger.copy()
+    for code, lot in protected.own_lots:
+        ledger.add(code, _Lot(lot.day, lot.qty, lot.kind, lot.ref, lot.order_qty))
     base = capacity if capacity is not None else ctx.capacity
     limit = ctx.settings.lever_time_limit_seconds if lever else None
     chain = _CapacityChain(base, protected.priority, limit) if base is not None else None
@@ -1401,8 +1442,8 @@ def _validate(plant: Plant, requests: Sequence[PromiseRequest]) -> None:
             )
 
 
-def _sales_protection(priority: int, reserved: frozenset[str]) -> Callable[[Demand], bool]:
-    return lambda d: d.priority <= priority or d.id in reserved
+def _sales_protection(priority: int) -> Callable[[Demand], bool]:
+    return lambda d: d.priority <= priority
 
 
 def promise_lines(
@@ -1412,7 +1453,7 @@ def promise_lines(
     priority: int | None = None,
     production_orders: Sequence[ScheduleOrder] | None = None,
     settings: PromiseSettings | None = None,
-    reserved_demands: Iterable[str] = (),
+    reservations: Iterable[ReservedSupply] = (),
     exclude_demands: Iterable[str] = (),
     baseline: Schedule | None = None,
 ) -> OrderPromise:
@@ -1420,22 +1461,22 @@ def promise_lines(
     need is counted once) and are allocated in due-date order after the commitments they may not disturb.
 
     ``priority`` (default: the most important of the lines') decides which existing sales order lines keep
-    their supply (priority number ≤ it, plus ``reserved_demands``, which hold reservations); lines of lower
-    priority give way and, if they would complete later, are listed in ``impacts``. ``production_orders`` are the
-    open orders to schedule (default: ``collect_production_orders(plant)``), ``baseline`` their schedule if
-    known. ``exclude_demands`` leaves demands out entirely (e.g. the order being promised, if already open).
+    their supply (priority number ≤ it); lines of lower priority give way and, if they would complete later,
+    are listed in ``impacts``. ``reservations`` are set aside whatever the priorities (a request's own, matched
+    by its id, are given back to it). ``production_orders`` are the open orders to schedule (default:
+    ``collect_production_orders(plant)``), ``baseline`` their schedule if known. ``exclude_demands`` leaves
+    demands and their reservations out entirely. The requests' own ids are never counted as commitments.
     """
     settings = settings or PromiseSettings()
     _validate(plant, requests)
     order_priority = min(r.priority for r in requests) if priority is None else priority
-    reserved = frozenset(reserved_demands)
     exclude = frozenset(exclude_demands)
-    ctx = _Context(plant, settings, production_orders, baseline)
-    protected = _protect(ctx, requests, _sales_protection(order_priority, reserved), order_priority, exclude)
+    ctx = _Context(plant, settings, production_orders, baseline, reservations)
+    protected = _protect(ctx, requests, _sales_protection(order_priority), order_priority, exclude)
     outcome = _run(ctx, protected, requests)
     levers: tuple[Lever, ...] = ()
     if settings.levers:
-        levers = _levers(ctx, protected, requests, outcome, lambda p: _sales_protection(p, reserved), exclude)
+        levers = _levers(ctx, protected, requests, outcome, _sales_protection, exclude)
     impacts = tuple(outcome.impacts)
     results = tuple(_result(ctx, line, impacts, (), outcome.capacity_checked) for line in outcome.lines)
     return OrderPromise(
@@ -1456,13 +1497,13 @@ def promise_order(
     *,
     production_orders: Sequence[ScheduleOrder] | None = None,
     settings: PromiseSettings | None = None,
-    reserved_demands: Iterable[str] = (),
+    reservations: Iterable[ReservedSupply] = (),
     exclude_demands: Iterable[str] = (),
     baseline: Schedule | None = None,
 ) -> PromiseResult:
     """Can ``request.qty`` of ``request.item`` ship by ``request.due_date``, and if not, when and why?
 
-    Existing sales order lines of higher or equal priority (and those holding reservations) keep their supply;
+    Existing sales order lines of higher or equal priority keep their supply, and reserved supply stays reserved;
     the request takes what is left as early as possible through stock, open supply, new purchases and builds
     (lot rules, lead times in working days, routings on work-center capacity). Returns the verdict, the split
     promise (quantity by the due date, the rest on the earliest date), pegged sources, binding constraints,
@@ -1475,7 +1516,7 @@ def promise_order(
         priority=request.priority,
         production_orders=production_orders,
         settings=settings,
-        reserved_demands=reserved_demands,
+        reservations=reservations,
         exclude_demands=exclude_demands,
         baseline=baseline,
     )
@@ -1488,12 +1529,14 @@ def estimate_delivery(
     *,
     production_orders: Sequence[ScheduleOrder] | None = None,
     settings: PromiseSettings | None = None,
+    reservations: Iterable[ReservedSupply] = (),
     baseline: Schedule | None = None,
 ) -> OrderPromise:
     """When an existing order's lines can ship, and why then: the order takes its turn among the open sales
     order lines in priority, then due-date order (those ahead of it keep their supply), then takes what is left
     as early as possible. ``lines`` carry the lines' ids (``SO-1/1``), open quantities, due dates and the
-    order's priority; the lines themselves are not counted as commitments. No levers or impacts are computed.
+    order's priority; the lines themselves are not counted as commitments, and their own reservations are
+    theirs. No levers or impacts are computed.
     """
     settings = replace(settings or PromiseSettings(), levers=False)
     _validate(plant, lines)
@@ -1504,7 +1547,7 @@ def estimate_delivery(
     def ahead(d: Demand) -> bool:
         return (d.priority, d.due, d.id) < (priority, first_due, own)
 
-    ctx = _Context(plant, settings, production_orders, baseline)
+    ctx = _Context(plant, settings, production_orders, baseline, reservations)
     protected = _protect(ctx, lines, ahead, priority, frozenset())
     # Lines behind the order are not disturbed by an estimate: they are not re-allocated.
     protected = replace(protected, unprotected=[], before={})

@@ -18,6 +18,7 @@ from planning.promising import (
     LeverKind,
     PromiseLine,
     PromiseRequest,
+    ReservedSupply,
     SourceKind,
     estimate_delivery,
     promise_lines,
@@ -225,12 +226,17 @@ def test_a_higher_priority_order_takes_supply_and_lists_impacts():
 
 
 def test_a_line_holding_a_reservation_keeps_its_supply():
+    held = [ReservedSupply("SO-1/1", "X", "stock", D(10))]
     result = promise_order(
-        plant(PRIORITY),
-        PromiseRequest("X", D(10), date(2026, 12, 2), priority=1),
-        reserved_demands=["SO-1/1"],
+        plant(PRIORITY), PromiseRequest("X", D(10), date(2026, 12, 2), priority=1), reservations=held
     )
+    # The 10 in stock are SO-1's whatever the priorities; SO-1, covered by them, does not move.
     assert lines_of(result) == [(D(10), date(2026, 12, 15))] and result.impacts == ()
+    # Estimating SO-1 itself: its reservation is its own.
+    (line,) = estimate_delivery(
+        plant(PRIORITY), [PromiseRequest("X", D(10), date(2026, 12, 3), 5, "SO-1/1")], reservations=held
+    ).lines
+    assert line.on_time and [(s.kind, s.qty) for s in line.sources] == [(SourceKind.STOCK, D(10))]
 
 
 def test_a_commitment_due_beyond_the_lead_time_holds_nothing():
