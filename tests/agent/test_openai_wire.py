@@ -149,7 +149,7 @@ def test_garbage_from_the_endpoint_is_reported_and_nothing_is_written(bike: str,
 
 
 def test_a_timeout_is_reported_plainly(bike: str) -> None:
-    with OpenAIStub([Hang(3.0), Hang(3.0)]) as stub:
+    with OpenAIStub([Hang(30.0), Hang(30.0)]) as stub:
         started = time.monotonic()
         reply = ask(
             "BIKE 还有多少?",
@@ -162,7 +162,8 @@ def test_a_timeout_is_reported_plainly(bike: str) -> None:
     assert (
         reply.language == "zh" and "0.3 秒内没有响应" in reply.answer and "没有修改任何数据" in reply.answer
     )
-    assert elapsed < 2.5  # two attempts of 0.3 s, not the stub's 3 s
+    # two attempts of 0.3 s, not the stub's 30 s (a wide margin: this machine may be busy)
+    assert elapsed < 15
     assert count(bike, "proposal") == 0
 
 
