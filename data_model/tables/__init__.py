@@ -20,6 +20,7 @@ from data_model.tables.production import CompletionReceipt, MaterialIssue, Mater
 from data_model.tables.purchasing_docs import ReceiptNotice, ReceiptNoticeLine, SubcontractTerms
 from data_model.tables.quality import InspectionOrder
 from data_model.tables.resources import CalendarDay, Routing, RoutingOperation, WorkCenter
+from data_model.tables.scheduling import DispatchEntry
 from data_model.tables.system import ApiToken, AuditLog, DataVersion, Meta, Proposal, User
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "CostPeriod",
     "Customer",
     "DataVersion",
+    "DispatchEntry",
     "Ecn",
     "EcnChange",
     "Forecast",

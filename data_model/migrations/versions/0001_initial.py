@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 01:01:08.571337
+Create Date: 2026-11-25 01:13:45.347792
 """
 from __future__ import annotations
 
@@ -668,6 +668,36 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_completion_receipt_stock_move_id'), ['stock_move_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_completion_receipt_to_location_id'), ['to_location_id'], unique=False)
 
+    op.create_table('dispatch_entry',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('dispatch_list', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('production_order_id', sa.Integer(), nullable=False),
+    sa.Column('seq', sa.Integer(), nullable=False),
+    sa.Column('item_id', sa.Integer(), nullable=False),
+    sa.Column('work_center_id', sa.Integer(), nullable=False),
+    sa.Column('machine', sa.Integer(), nullable=False),
+    sa.Column('start_at', sa.DateTime(), nullable=False),
+    sa.Column('end_at', sa.DateTime(), nullable=False),
+    sa.Column('setup_minutes', sa.Integer(), nullable=False),
+    sa.Column('duration_minutes', sa.Integer(), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('proposal_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('created_by', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.CheckConstraint("status IN ('active', 'superseded')", name=op.f('ck_dispatch_entry_status')),
+    sa.CheckConstraint('end_at >= start_at', name=op.f('ck_dispatch_entry_ends_after_start')),
+    sa.CheckConstraint('machine >= 0 AND setup_minutes >= 0 AND duration_minutes >= 0', name=op.f('ck_dispatch_entry_nonneg')),
+    sa.ForeignKeyConstraint(['item_id'], ['item.id'], name=op.f('fk_dispatch_entry_item_id_item')),
+    sa.ForeignKeyConstraint(['production_order_id'], ['production_order.id'], name=op.f('fk_dispatch_entry_production_order_id_production_order')),
+    sa.ForeignKeyConstraint(['work_center_id'], ['work_center.id'], name=op.f('fk_dispatch_entry_work_center_id_work_center')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_dispatch_entry'))
+    )
+    with op.batch_alter_table('dispatch_entry', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_dispatch_entry_dispatch_list'), ['dispatch_list'], unique=False)
+        batch_op.create_index(batch_op.f('ix_dispatch_entry_item_id'), ['item_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_dispatch_entry_production_order_id'), ['production_order_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_dispatch_entry_work_center_id'), ['work_center_id'], unique=False)
+
     op.create_table('joint_product_output',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('period_id', sa.Integer(), nullable=False),
@@ -931,6 +961,13 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_joint_product_output_item_id'))
 
     op.drop_table('joint_product_output')
+    with op.batch_alter_table('dispatch_entry', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_dispatch_entry_work_center_id'))
+        batch_op.drop_index(batch_op.f('ix_dispatch_entry_production_order_id'))
+        batch_op.drop_index(batch_op.f('ix_dispatch_entry_item_id'))
+        batch_op.drop_index(batch_op.f('ix_dispatch_entry_dispatch_list'))
+
+    op.drop_table('dispatch_entry')
     with op.batch_alter_table('completion_receipt', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_completion_receipt_to_location_id'))
         batch_op.drop_index(batch_op.f('ix_completion_receipt_stock_move_id'))
