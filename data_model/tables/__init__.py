@@ -2,6 +2,7 @@
 
 from data_model.tables.boms import Bom, BomLine, BomSubstitute
 from data_model.tables.costing import CostPeriod, JointProductOutput, OrderCostInput, OverheadPool
+from data_model.tables.costing_docs import AccountMapping, CostFigureSource, CostResult, CostRun, LaborReport
 from data_model.tables.engineering import Ecn, EcnChange
 from data_model.tables.inventory import ItemValuation, Location, Reservation, StockMove, Warehouse
 from data_model.tables.items import Item, ItemAlias, Uom
@@ -24,6 +25,7 @@ from data_model.tables.scheduling import DispatchEntry
 from data_model.tables.system import ApiToken, AuditLog, DataVersion, Meta, Proposal, User
 
 __all__ = [
+    "AccountMapping",
     "ApiToken",
     "AuditLog",
     "Bom",
@@ -31,7 +33,10 @@ __all__ = [
     "BomSubstitute",
     "CalendarDay",
     "CompletionReceipt",
+    "CostFigureSource",
     "CostPeriod",
+    "CostResult",
+    "CostRun",
     "Customer",
     "DataVersion",
     "DispatchEntry",
@@ -43,6 +48,7 @@ __all__ = [
     "ItemAlias",
     "ItemValuation",
     "JointProductOutput",
+    "LaborReport",
     "Location",
     "MaterialIssue",
     "MaterialIssueLine",
