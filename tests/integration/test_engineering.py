@@ -732,3 +732,67 @@ def test_proposals_keep_their_preview(bike_url: str) -> None:
     with open_context(bike_url) as ctx:
         row = ctx.session.get(Proposal, out["proposal_id"])
         assert row is not None and row.effect["changes"][0]["new_component"] == "SEAT-B"
+
+
+def test_a_change_before_one_already_planned_hands_over_to_it(bike_url: str) -> None:
+    def batch(day: str, change: dict[str, Any]) -> dict[str, Any]:
+        return call(
+            bike_url,
+            "propose_bom_batch_change",
+            title=f"WHEEL {day}",
+            effective_date=day,
+            select={"parents": ["WHEEL"]},
+            change=change,
+        )
+
+    later = batch("2026-12-20", {"change_type": "qty", "component": "SPOKE", "qty": 32})
+    confirm_as(bike_url, later["proposal_id"], PLANNER)
+    sooner = batch("2026-12-10", {"change_type": "replace", "component": "TIRE", "new_component": "SEAT-B"})
+    (wheel,) = sooner["preview"]["boms"]
+    # v1 now ends on 12-10; the new v3 runs from 12-10 until v2 (planned from 12-20) takes over
+    assert (wheel["base_version"], wheel["base_effective_to"]) == ("1", "2026-12-10")
+    assert (wheel["new_version"], wheel["effective_from"], wheel["effective_to"]) == (
+        "3",
+        "2026-12-10",
+        "2026-12-20",
+    )
+    assert sooner["preview"]["warnings"] == [
+        "WHEEL v2 is already planned from 2026-12-20 and does not include this change"
+    ]
+    confirm_as(bike_url, sooner["proposal_id"], PLANNER)
+
+    def wheel_totals(day: date) -> dict[str, float]:
+        return call(bike_url, "explode_bom", item="WHEEL", today=day)["totals"]
+
+    assert wheel_totals(date(2026, 12, 9)) == {"RIM": 1, "SPOKE": 36.72, "TIRE": 1}
+    assert wheel_totals(date(2026, 12, 15)) == {"RIM": 1, "SPOKE": 36.72, "SEAT-B": 1}
+    assert wheel_totals(date(2026, 12, 20)) == {"RIM": 1, "SPOKE": 32.64, "TIRE": 1}  # 32 × 1.02
+    versions = call(bike_url, "get_bom_history", item="WHEEL", on="2026-12-15")["versions"]
+    assert [
+        (v["version"], v["effective_from"], v["effective_to"], v["in_force"], v["ecn"]) for v in versions
+    ] == [
+        ("1", None, "2026-12-10", False, ""),
+        ("3", "2026-12-10", "2026-12-20", True, "ECN-00002"),
+        ("2", "2026-12-20", None, False, "ECN-00001"),
+    ]
+
+
+def test_preview_adds_a_bom_to_an_item_without_one(bike_url: str) -> None:
+    out = call(
+        bike_url,
+        "preview_bom_change",
+        changes=[
+            {"change_type": "add", "parent": "SEAT-B", "component": "SEAT", "qty": 1, "issue_method": "kit"}
+        ],
+    )
+    (seat_b,) = out["boms"]
+    assert (seat_b["base_version"], seat_b["new_version"], seat_b["lines_before"]) == (None, "1", [])
+    assert seat_b["lines_after"][0]["issue_method"] == "kit"
+    assert "SEAT-B is a buy item: its BOM is not exploded by planning" in out["warnings"]
+    with pytest.raises(ToolError) as not_only_adds:
+        call(
+            bike_url,
+            "preview_bom_change",
+            changes=[{"change_type": "remove", "parent": "SEAT-B", "component": "SEAT"}],
+        )
+    assert "has no BOM in force on 2026-12-01" in not_only_adds.value.message

@@ -1208,7 +1208,11 @@ def _write_boms(
                     f"BOM {parent} v{b['base_version']} changed since the proposal: ask for a new one",
                     {"parent": parent, "version": b["base_version"]},
                 )
-            before = {"version": base.version, "status": base.status, "effective_to": base.effective_to}
+            before = {
+                "version": base.version,
+                "status": base.status,
+                "effective_to": base.effective_to.isoformat() if base.effective_to else None,
+            }
             if b["base_obsolete"]:
                 try:
                     transition("bom", base, "obsolete", ref=f"{parent} v{base.version}")
@@ -1263,6 +1267,13 @@ def _write_boms(
                 "effective_to": b["effective_to"],
                 "ecn": ecn_code,
                 "changed_lines": [ln["component"] for ln in b["lines"] if ln["changed"]],
+                "base": {
+                    "version": b["base_version"],
+                    "status": "obsolete" if b["base_obsolete"] else "active",
+                    "effective_to": b["base_effective_to"],
+                }
+                if base_id is not None
+                else None,
             },
         )
         written[parent] = (base_id, new.id or 0)
