@@ -796,3 +796,33 @@ def test_preview_adds_a_bom_to_an_item_without_one(bike_url: str) -> None:
             changes=[{"change_type": "remove", "parent": "SEAT-B", "component": "SEAT"}],
         )
     assert "has no BOM in force on 2026-12-01" in not_only_adds.value.message
+
+
+def test_over_the_api_an_approval_by_a_planner_is_403(bike_url: str) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from data_model.settings import Settings
+    from tools.auth import ensure_demo_users
+
+    with open_context(bike_url) as ctx:
+        tokens = {name.removeprefix("demo-"): t for name, t in ensure_demo_users(ctx.session).items()}
+    client = TestClient(create_app(Settings(database_url=bike_url)), raise_server_exceptions=False)
+
+    def post(path: str, role: str, body: dict[str, Any] | None = None) -> Any:
+        return client.post(path, json=body, headers={"Authorization": f"Bearer {tokens[role]}"})
+
+    body = {"title": "t", "reason": "r", "effective_date": "2026-12-10", "changes": [SEAT_TO_B]}
+    draft = post("/api/v1/tools/propose_ecn", "planner", body).json()
+    assert post(f"/api/v1/proposals/{draft['proposal_id']}/confirm", "planner").status_code == 200
+    approval = post("/api/v1/tools/propose_ecn_approval", "planner", {"ecn": "ECN-00001"}).json()
+    refused = post(f"/api/v1/proposals/{approval['proposal_id']}/confirm", "planner")
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
+    assert call(bike_url, "get_ecn", ecn="ECN-00001")["status"] == "draft"
+    assert post(f"/api/v1/proposals/{approval['proposal_id']}/confirm", "manager").status_code == 200
+    ecn = call(bike_url, "get_ecn", ecn="ECN-00001")
+    assert (ecn["status"], ecn["created_by"], ecn["approved_by"]) == (
+        "approved",
+        "demo-planner",
+        "demo-manager",
+    )
