@@ -87,17 +87,20 @@ class PromiseSettings:
     """How a promise is computed.
 
     ``capacity_budget_seconds`` bounds all CP-SAT work of one call (baseline schedule, what-ifs, levers);
-    ``schedule`` is used for each solve (its time limit is cut to what is left of the budget).
+    ``schedule`` sets the seed, the workers and the baseline schedule's time limit; each what-if of a new
+    build stops after ``evaluation_time_limit_seconds`` (``lever_time_limit_seconds`` for levers), cut to what
+    is left of the budget. A what-if's first goal, the new build's completion, is found in milliseconds; the
+    rest of its time only re-arranges the other orders (their impacts). One worker and a seed make a promise
+    repeat whenever the solver proves its steps within those limits.
     """
 
     check_capacity: bool = True
     capacity_budget_seconds: float = 5.0
     schedule: ScheduleSettings = field(
-        default_factory=lambda: ScheduleSettings(time_limit_seconds=2.0, random_seed=0, num_workers=1)
+        default_factory=lambda: ScheduleSettings(time_limit_seconds=1.0, random_seed=0, num_workers=1)
     )
+    evaluation_time_limit_seconds: float = 0.5
     levers: bool = True
-    # Levers re-run the promise; their solves stop after this long (the new order's own completion, the first
-    # goal, is found in milliseconds; the rest only shapes the other orders' impacts).
     lever_time_limit_seconds: float = 0.25
     # A build of the promised item itself may be split so that what capacity allows by the due date ships then.
     split_on_capacity: bool = True
@@ -424,6 +427,8 @@ class _CapacityBase:
         self._baseline = baseline
         self._tried = baseline is not None
         self._completion: dict[str, date] = {}
+        # What-ifs already solved, by the chain of new orders before them: levers re-run the same builds.
+        self.placements: dict[tuple, _Placement | None] = {}
 
     def baseline(self) -> Schedule | None:
         if not self._tried:
@@ -461,13 +466,29 @@ class _CapacityChain:
     def __init__(self, base: _CapacityBase, priority: int, time_limit_seconds: float | None = None) -> None:
         self.base = base
         self.priority = priority
-        self.time_limit_seconds = time_limit_seconds or base.settings.schedule.time_limit_seconds
+        self.time_limit_seconds = time_limit_seconds or base.settings.evaluation_time_limit_seconds
         self.orders: list[ScheduleOrder] = list(base.orders)
         self.current: Schedule | None = None
         self.count = 0
 
     def place(self, item: str, qty: Decimal, release: date, due: date | None) -> _Placement | None:
         """Where a new order of ``qty`` starting no earlier than ``release`` would go (not kept: see ``commit``)."""
+        key = (
+            self.priority,
+            tuple((o.item, o.qty, o.release_date, o.due) for o in self.orders[len(self.base.orders) :]),
+            item,
+            qty,
+            release,
+            due,
+        )
+        if key in self.base.placements:
+            return self.base.placements[key]
+        placement = self._evaluate(item, qty, release, due)
+        if placement is not None:
+            self.base.placements[key] = placement
+        return placement
+
+    def _evaluate(self, item: str, qty: Decimal, release: date, due: date | None) -> _Placement | None:
         schedule = self.current or self.base.baseline()
         if schedule is None:
             return None
@@ -1396,7 +1417,8 @@ def _levers(
         plant = replace(
             ctx.plant, work_centers={**ctx.plant.work_centers, code: replace(wc, hours_per_day=hours)}
         )
-        base = _CapacityBase(plant, ctx.orders, ctx.settings, ctx.budget)
+        quick = replace(ctx.settings.schedule, time_limit_seconds=ctx.settings.lever_time_limit_seconds * 2)
+        base = _CapacityBase(plant, ctx.orders, replace(ctx.settings, schedule=quick), ctx.budget)
         trial = _run(ctx, protected, requests, capacity=base, lever=True)
         lever = _lever(
             ctx,

@@ -1,0 +1,243 @@
+"""Order-promising benchmark: promise_order on the demo factory and on a seeded synthetic factory (p50 / p95)."""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from planning.bom import bom_index
+from planning.dataset import plant_from_dict
+from planning.model import DemandKind, Plant
+from planning.promising import PromiseRequest, PromiseSettings, promise_order
+from planning.scheduling import OrderStatus, ScheduleOrder
+
+DEMO_YAML = Path(__file__).resolve().parents[1] / "data" / "demo" / "demo_factory.yaml"
+DEMO_TARGET_SECONDS = 1.0
+
+# Questions a salesperson would ask about the demo (item, qty, due date, priority).
+DEMO_REQUESTS = (
+    ("DSK-1200", 500, "2026-12-15", 5),
+    ("DSK-1200", 30, "2026-12-18", 5),
+    ("CHR-ERG", 100, "2026-12-10", 5),
+    ("CHR-STF", 150, "2026-12-11", 3),
+    ("CAB-3D", 30, "2026-12-10", 1),
+    ("CAB-FILE", 20, "2026-12-09", 5),
+    ("DSK-1400E", 40, "2026-12-22", 2),
+    ("TOP-1200", 200, "2026-12-08", 5),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class PromiseTiming:
+    item: str
+    qty: Decimal
+    seconds: float
+    on_time: bool
+    levers: int
+    impacts: int
+    capacity_checked: bool
+
+
+@dataclass(frozen=True)
+class PromiseBenchResult:
+    factory: str
+    items: int
+    production_orders: int
+    timings: tuple[PromiseTiming, ...]
+
+    @property
+    def p50(self) -> float:
+        return statistics.median(t.seconds for t in self.timings)
+
+    @property
+    def p95(self) -> float:
+        ordered = sorted(t.seconds for t in self.timings)
+        return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+def demo_data() -> dict[str, Any]:
+    return yaml.safe_load(DEMO_YAML.read_text(encoding="utf-8"))
+
+
+def schedule_orders_of(data: dict[str, Any], plant: Plant) -> list[ScheduleOrder]:
+    """Open production orders as the tools build them from the database: remaining quantity, planned start,
+    priority and the parent order a sub-assembly order feeds."""
+    open_rows = [
+        row
+        for row in data.get("production_orders", [])
+        if row.get("status", "released") in ("planned", "released", "in_progress")
+        and row.get("kind", "production") in ("production", "rework")
+        and row["item"] in plant.items
+        and Decimal(str(row["qty"])) > Decimal(str(row.get("completed_qty", 0)))
+    ]
+    ids = {row["id"] for row in open_rows}
+    return [
+        ScheduleOrder(
+            id=row["id"],
+            item=row["item"],
+            qty=Decimal(str(row["qty"])) - Decimal(str(row.get("completed_qty", 0))),
+            due=row["due"],
+            priority=int(row.get("priority", 5)),
+            status=OrderStatus(row.get("status", "released")),
+            release_date=row.get("start"),
+            parent=row.get("parent_order")
+            if row.get("parent_order") in ids and row.get("kind", "production") == "production"
+            else None,
+        )
+        for row in open_rows
+    ]
+
+
+def demo_requests() -> list[PromiseRequest]:
+    return [
+        PromiseRequest(item, Decimal(qty), date.fromisoformat(due), priority)
+        for item, qty, due, priority in DEMO_REQUESTS
+    ]
+
+
+def synthetic_requests(plant: Plant, count: int = 8, seed: int = 7) -> list[PromiseRequest]:
+    """Finished goods that have open sales orders, asked for again: their usual quantity, 10–40 days out."""
+    index = bom_index(plant)
+    sold: dict[str, list[Decimal]] = {}
+    for demand in plant.demands:
+        if demand.kind is DemandKind.SALES and index.low_level_codes.get(demand.item, 0) == 0:
+            sold.setdefault(demand.item, []).append(demand.qty)
+    rng = random.Random(seed)
+    picked = rng.sample(sorted(sold), min(count, len(sold)))
+    return [
+        PromiseRequest(
+            code,
+            max(sold[code]),
+            plant.today + timedelta(days=rng.randint(10, 40)),
+            priority=rng.choice((1, 3, 5, 5, 7)),
+        )
+        for code in picked
+    ]
+
+
+def run_promise_benchmark(
+    data: dict[str, Any],
+    requests: Sequence[PromiseRequest] | None,
+    factory: str,
+    settings: PromiseSettings | None = None,
+    plant: Plant | None = None,
+) -> PromiseBenchResult:
+    """Time ``promise_order`` (levers included) for each request on the factory ``data`` (by default
+    ``synthetic_requests``); the plant and its BOM index are built once beforehand, as a snapshot would be."""
+    plant = plant or plant_from_dict(data)
+    bom_index(plant)
+    orders = schedule_orders_of(data, plant)
+    timings = []
+    for request in requests if requests is not None else synthetic_requests(plant):
+        start = time.perf_counter()
+        result = promise_order(plant, request, production_orders=orders, settings=settings)
+        timings.append(
+            PromiseTiming(
+                item=request.item,
+                qty=request.qty,
+                seconds=time.perf_counter() - start,
+                on_time=result.on_time,
+                levers=len(result.levers),
+                impacts=len(result.impacts),
+                capacity_checked=result.capacity_checked,
+            )
+        )
+    return PromiseBenchResult(factory, len(plant.items), len(orders), tuple(timings))
+
+
+def run_tool_benchmark(requests: Sequence[tuple[str, int, str, int]] = DEMO_REQUESTS) -> list[float]:
+    """Seconds per call of the promise_order tool on the demo in a scratch SQLite database (snapshot included)."""
+    from data_model.db import make_engine, upgrade
+    from tools.context import open_context
+    from tools.dataset_io import load_dataset_file
+    from tools.registry import call_tool
+
+    url = f"sqlite:///{tempfile.mkdtemp()}/bench_promise.sqlite"
+    upgrade(make_engine(url))
+    with open_context(url) as ctx:
+        load_dataset_file(ctx.session, DEMO_YAML, reset=True)
+    times = []
+    for item, qty, due, priority in requests:
+        with open_context(url) as ctx:
+            start = time.perf_counter()
+            call_tool(ctx, "promise_order", {"item": item, "qty": qty, "due_date": due, "priority": priority})
+            times.append(time.perf_counter() - start)
+    return times
+
+
+def format_result(result: PromiseBenchResult) -> str:
+    lines = [
+        f"{result.factory}: {result.items} items, {result.production_orders} open production orders, "
+        f"{len(result.timings)} requests",
+        f"promise_order p50 {result.p50 * 1000:.0f} ms, p95 {result.p95 * 1000:.0f} ms",
+    ]
+    for t in result.timings:
+        lines.append(
+            f"  {t.item} × {t.qty}: {t.seconds * 1000:.0f} ms, "
+            + ("on time" if t.on_time else "late")
+            + f", {t.levers} levers, {t.impacts} impacts"
+            + ("" if t.capacity_checked else " (capacity budget used up)")
+        )
+    return "\n".join(lines)
+
+
+def section_promise(ctx: Any) -> list[Any]:
+    """Rows for ``orderpilot bench``: the demo (target < 1 s) and the synthetic factory of the run."""
+    from benchmarks.run import BenchRow
+    from benchmarks.synthetic import generate_factory
+
+    demo = run_promise_benchmark(demo_data(), demo_requests(), "demo")
+    data = ctx.data or generate_factory(ctx.size, seed=ctx.seed)
+    plant = ctx.plant or plant_from_dict(data)
+    synthetic = run_promise_benchmark(data, synthetic_requests(plant, seed=ctx.seed), ctx.size, plant=plant)
+    rows = []
+    for r, target in ((demo, f"< {DEMO_TARGET_SECONDS:g} s"), (synthetic, "")):
+        case = f"{r.factory}: {len(r.timings)} requests"
+        ok = r.p95 < DEMO_TARGET_SECONDS if target else None
+        rows.append(BenchRow("promise", case, "promise_order p50", r.p50, "s"))
+        rows.append(BenchRow("promise", case, "promise_order p95", r.p95, "s", target=target, ok=ok))
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--size", default="medium", help="synthetic factory: small, medium or large ('' to skip)"
+    )
+    parser.add_argument("--requests", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--tool", action="store_true", help="also time the tool on the demo (SQLite)")
+    args = parser.parse_args(argv)
+    demo = run_promise_benchmark(demo_data(), demo_requests(), "demo")
+    print(format_result(demo))  # command-line entry point
+    if args.tool:
+        times = run_tool_benchmark()
+        print(  # command-line entry point
+            f"demo through the promise_order tool (snapshot from SQLite included): "
+            f"p50 {statistics.median(times) * 1000:.0f} ms, max {max(times) * 1000:.0f} ms"
+        )
+    if args.size:
+        from benchmarks.synthetic import generate_factory
+
+        data = generate_factory(args.size, seed=args.seed)
+        plant = plant_from_dict(data)
+        requests = synthetic_requests(plant, args.requests, args.seed)
+        print(
+            format_result(run_promise_benchmark(data, requests, args.size, plant=plant))
+        )  # command-line entry point
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
