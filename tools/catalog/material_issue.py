@@ -90,6 +90,7 @@ def find_order(session: Session, code: str, field_name: str = "order") -> Produc
 
 _STATUS_HINTS = {
     "planned": "release it first (propose_release_production_orders)",
+    "in_progress": "it has started",
     "completed": "it is completed",
     "closed": "it is closed",
     "cancelled": "it is cancelled",
