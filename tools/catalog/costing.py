@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 
 from pydantic import BaseModel, Field
@@ -11,6 +14,7 @@ from sqlmodel import Session, col, select
 from data_model.tables import (
     Bom,
     CostPeriod,
+    CostRun,
     Item,
     JointProductOutput,
     OrderCostInput,
@@ -18,10 +22,14 @@ from data_model.tables import (
     ProductionOrder,
     ProductionOrderComponent,
 )
+from planning import bom_cost
 from planning import costing as pc
-from tools.context import ToolContext
+from planning.costing_collection import parse_period
+from planning.errors import InvalidInputError
+from tools.context import ToolContext, dataset_today
 from tools.errors import ToolError, not_found
 from tools.registry import tool
+from tools.snapshot import load_plant_from_session
 from tools.types import Num
 
 # --------------------------------------------------------------------------------------------------------------
@@ -169,11 +177,67 @@ def load_cost_inputs(session: Session, period: CostPeriod) -> pc.CostingInput:
     )
 
 
-def _standards(session: Session, items: set[str]) -> dict[str, pc.StandardCost]:
-    """Standard unit costs: an item's ``unit_cost`` where it has no BOM (CONTRACT: otherwise costed by BOM)."""
-    with_bom = set(session.exec(select(col(Item.code)).join(Bom, col(Bom.item_id) == col(Item.id))).all())
+def period_end(session: Session, code: str) -> date:
+    """The last day of a monthly period (``YYYY-MM``); the planning clock for a period named otherwise."""
+    try:
+        return parse_period(code).last_day
+    except InvalidInputError:
+        return dataset_today(session)
+
+
+def standard_costs(
+    session: Session, qty_by_item: Mapping[str, Decimal], on: date
+) -> dict[str, pc.StandardCost]:
+    """Standard unit costs (CONTRACT): a make or subcontract item with a BOM by its BOM roll-up
+    (planning.bom_cost, the BOMs in force ``on``), any other item by its ``unit_cost`` where it has one.
+
+    A BOM standard is split like actual cost, one level at a time: material is the direct components at
+    their rolled-up cost (actual material includes sub-assemblies made by other orders too), labor the
+    item's own operations (work centers' cost per hour, setups spread over ``qty_by_item``, the quantity
+    costed) and subcontract its own processing fee; overhead has no standard.
+    """
+    items = set(qty_by_item)
+    with_bom = set(
+        session.exec(
+            select(col(Item.code))
+            .join(Bom, col(Bom.item_id) == col(Item.id))
+            .where(col(Item.code).in_(items))
+        ).all()
+    )
     rows = session.exec(select(col(Item.code), col(Item.unit_cost)).where(col(Item.code).in_(items))).all()
-    return {code: pc.StandardCost(code, cost) for code, cost in rows if cost > 0 and code not in with_bom}
+    standards = {
+        code: pc.StandardCost(code, cost) for code, cost in rows if cost > 0 and code not in with_bom
+    }
+    if not with_bom:
+        return standards
+    plant = load_plant_from_session(session, on)
+    for code in sorted(with_bom):
+        if code not in plant.boms:
+            continue
+        qty = qty_by_item[code] if qty_by_item[code] > 0 else Decimal(1)
+        cost = bom_cost.get_bom_cost(plant, code, qty)
+        own: dict[bom_cost.CostLineKind, Decimal] = defaultdict(Decimal)
+        for line in cost.lines:
+            if line.level == 1:
+                own[line.kind] += line.extended_cost / qty
+        standards[code] = pc.StandardCost(
+            code,
+            cost.unit_cost,
+            material=own[bom_cost.CostLineKind.MATERIAL],
+            labor=own[bom_cost.CostLineKind.OPERATION],
+            subcontract=own[bom_cost.CostLineKind.SUBCONTRACT_FEE],
+        )
+    return standards
+
+
+def _standards(session: Session, period: CostPeriod, result: pc.CostingResult) -> dict[str, pc.StandardCost]:
+    """Standards of the items the period's orders completed, setups spread over what each completed."""
+    qty: dict[str, Decimal] = defaultdict(Decimal)
+    for cost in result.orders:
+        for output in cost.outputs:
+            if not output.by_product:
+                qty[output.item] += output.qty
+    return standard_costs(session, qty, period_end(session, period.code))
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -327,10 +391,6 @@ def _problem_out(p: pc.CostingProblem) -> CostProblemOut:
     )
 
 
-def _cost_period(session: Session, period: CostPeriod) -> pc.CostingResult:
-    return pc.roll_up_costs(load_cost_inputs(session, period))
-
-
 # --------------------------------------------------------------------------------------------------------------
 # get_cost_report
 # --------------------------------------------------------------------------------------------------------------
@@ -348,6 +408,9 @@ class GetCostReportIn(BaseModel):
 class GetCostReportOut(OrderCostOut):
     period: str
     warnings: list[CostProblemOut] = Field(description="problems of the period that did not stop costing")
+    closed: bool = Field(
+        default=False, description="the period is closed: these are the results stored when it was closed"
+    )
 
 
 @tool(kind="read", tags=("costing",))
@@ -361,7 +424,8 @@ def get_cost_report(ctx: ToolContext, args: GetCostReportIn) -> GetCostReportOut
     material; rework cost goes to the reworked order. Returns material, labor, overhead, subcontract and total
     of the completed output, completed_qty, unit_cost, wip {qty, material, conversion, total}, outputs per
     product (several for joint production), each overhead allocation, and a check that completed + WIP equals
-    all cost charged. Amounts are in the dataset's currency.
+    all cost charged. Amounts are in the dataset's currency. For a closed period (`closed` true) these are
+    the results stored when it was closed.
     """
     mo = ctx.session.exec(
         select(ProductionOrder).where(ProductionOrder.code == args.production_order)
@@ -369,15 +433,16 @@ def get_cost_report(ctx: ToolContext, args: GetCostReportIn) -> GetCostReportOut
     if mo is None:
         raise not_found("production order", args.production_order)
     period = _period_row(ctx.session, args.period, mo.id)
-    result = _cost_period(ctx.session, period)
-    if not result.ok:
-        problems = [p for p in result.problems if p.severity is pc.Severity.ERROR]
+    costing = period_report(ctx.session, period, with_variances=False)
+    report = costing.report
+    if not report.ok:
+        problems = [p for p in report.problems if p.severity == pc.Severity.ERROR.value]
         raise ToolError(
             "conflict",
             f"the cost inputs of {period.code} have {len(problems)} problem(s); first: {problems[0].message}",
-            {"period": period.code, "problems": [_problem_out(p).model_dump(mode="json") for p in problems]},
+            {"period": period.code, "problems": [p.model_dump(mode="json") for p in problems]},
         )
-    cost = result.find_order(args.production_order)
+    cost = next((o for o in report.orders if o.production_order == args.production_order), None)
     if cost is None:
         raise ToolError(
             "not_found",
@@ -386,8 +451,9 @@ def get_cost_report(ctx: ToolContext, args: GetCostReportIn) -> GetCostReportOut
         )
     return GetCostReportOut(
         period=period.code,
-        warnings=[_problem_out(p) for p in result.problems],
-        **_order_out(cost).model_dump(),
+        warnings=report.problems,
+        closed=costing.stored,
+        **cost.model_dump(),
     )
 
 
@@ -458,18 +524,71 @@ def run_costing(ctx: ToolContext, args: RunCostingIn) -> RunCostingOut:
     First lists problems (negative values, labor without hours when overhead goes by labor hours, orders with
     nothing completed and no WIP, pools with no basis, cycles …); with any error nothing is costed. Otherwise
     allocates every overhead pool, costs sub-assembly and subcontract orders first and carries their unit cost
-    into the orders that used them, up to finished goods, and compares with standard cost where an item has
-    one. Read-only: nothing is written.
+    into the orders that used them, up to finished goods, and compares with standard cost (BOM roll-up, or
+    the item's standard cost without a BOM). A closed period reports the results stored when it was closed.
+    Read-only: nothing is written.
     """
-    period = _period_row(ctx.session, args.period)
-    inputs = load_cost_inputs(ctx.session, period)
+    return period_report(ctx.session, _period_row(ctx.session, args.period)).report
+
+
+# --------------------------------------------------------------------------------------------------------------
+# The period's costing, live or as stored when it was closed
+# --------------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PeriodCosting:
+    """A period costed: the inputs and result (live costing only) and the report tools give."""
+
+    period: CostPeriod
+    report: RunCostingOut
+    inputs: pc.CostingInput | None = None
+    result: pc.CostingResult | None = None
+    run: CostRun | None = None  # the closing it was read from
+
+    @property
+    def stored(self) -> bool:
+        return self.run is not None
+
+
+def current_run(session: Session, period: CostPeriod) -> CostRun | None:
+    """The closing whose results stand for ``period`` (None while it is open)."""
+    if period.status != "closed":
+        return None
+    return session.exec(
+        select(CostRun)
+        .where(CostRun.period_id == period.id, CostRun.status == "current")
+        .order_by(col(CostRun.id).desc())
+    ).first()
+
+
+def _variance_out(v: pc.CostVariance) -> VarianceOut:
+    return VarianceOut(
+        production_order=v.order,
+        item=v.item,
+        qty=v.qty,
+        standard_unit_cost=v.standard_unit_cost,
+        actual_unit_cost=v.actual_unit_cost,
+        standard_total=v.standard_total,
+        actual_total=v.actual_total,
+        variance=v.variance,
+        elements=[
+            ElementVarianceOut(element=e.element, standard=e.standard, actual=e.actual, variance=e.variance)
+            for e in v.elements
+        ],
+    )
+
+
+def cost_period_live(session: Session, period: CostPeriod, with_variances: bool = True) -> PeriodCosting:
+    """Cost ``period`` from its current inputs (whatever its status); variances need the BOM roll-up."""
+    inputs = load_cost_inputs(session, period)
     result = pc.roll_up_costs(inputs)
-    standards = _standards(ctx.session, {o.item for o in inputs.orders}) if result.ok else {}
+    standards = _standards(session, period, result) if result.ok and with_variances else {}
     variances = pc.compute_variances(result, standards)
     # What flowed from one order into another (consumed output, rework) is counted where it was first charged.
     charged = sum((c.charged - c.transferred_in - c.rework for c in result.orders), Decimal(0))
     wip = sum((c.wip.total for c in result.orders), Decimal(0))
-    return RunCostingOut(
+    report = RunCostingOut(
         period=period.code,
         ok=result.ok,
         problems=[_problem_out(p) for p in result.problems],
@@ -493,26 +612,17 @@ def run_costing(ctx: ToolContext, args: RunCostingIn) -> RunCostingOut:
             )
             for p in result.pools
         ],
-        variances=[
-            VarianceOut(
-                production_order=v.order,
-                item=v.item,
-                qty=v.qty,
-                standard_unit_cost=v.standard_unit_cost,
-                actual_unit_cost=v.actual_unit_cost,
-                standard_total=v.standard_total,
-                actual_total=v.actual_total,
-                variance=v.variance,
-                elements=[
-                    ElementVarianceOut(
-                        element=e.element, standard=e.standard, actual=e.actual, variance=e.variance
-                    )
-                    for e in v.elements
-                ],
-            )
-            for v in variances
-        ],
+        variances=[_variance_out(v) for v in variances],
         charged=charged,
         completed=charged - wip,
         wip=wip,
     )
+    return PeriodCosting(period, report, inputs, result)
+
+
+def period_report(session: Session, period: CostPeriod, with_variances: bool = True) -> PeriodCosting:
+    """The period's costing: as stored when it was closed, else computed from its inputs now."""
+    run = current_run(session, period)
+    if run is not None:
+        return PeriodCosting(period, RunCostingOut.model_validate(run.report), run=run)
+    return cost_period_live(session, period, with_variances)
