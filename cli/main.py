@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from cli import assistant as assistant_cli
+from cli import bom as bom_cli
 from cli import proposals as proposals_cli
 from cli import server as server_cli
 from cli import users as users_cli
@@ -24,6 +25,7 @@ app = typer.Typer(
 )
 app.add_typer(proposals_cli.app, name="proposals")
 app.add_typer(users_cli.app, name="users")
+app.add_typer(bom_cli.app, name="bom")
 app.command("ask")(assistant_cli.ask)
 app.command("chat")(assistant_cli.chat)
 app.command("serve")(server_cli.serve)
