@@ -21,7 +21,7 @@ above the item's maximum order quantity it is split into several documents, all 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, Literal
@@ -38,7 +38,7 @@ from data_model.tables import (
     SalesOrderLine,
 )
 from planning.lot_sizing import LotSizingRule, size_lots
-from planning.model import Plant, Source
+from planning.model import DemandKind, Plant, Source
 from planning.mrp import MrpResult, PegKind, PlannedOrder, trace_pegging
 from tools.catalog.material_issue import bom_in_force, derive_requirements
 from tools.catalog.mrp import PegOut, plan_mrp
@@ -67,6 +67,7 @@ RELEASE_PLANNED_KIND = "planned_order_release"
 PRODUCTION_ORDERS_KIND = "production_orders"
 ORDER_PREFIX = "MO-"
 SUMMARY_LINES = 10
+SUMMARY_CHARS = 4000  # the proposal's summary columns
 MAX_DOCUMENTS = 1000
 SOURCE_REF_CHARS = 200
 MRP_READ_DOMAINS = ("master", "bom", "stock", "sales", "purchasing", "production")
@@ -383,9 +384,9 @@ def _end_demands(result: MrpResult, order: PlannedOrder) -> list[str]:
     return [p.demand for p in ends if p.kind is not PegKind.PLANNED]
 
 
-def _priority(plant: Plant, demands: Sequence[str]) -> int:
-    ranks = {d.id: d.priority for d in plant.demands if d.id in set(demands) and d.kind.value == "sales"}
-    return min(ranks.values(), default=DEFAULT_PRIORITY)
+def _priority(sales_priority: Mapping[str, int], demands: Sequence[str]) -> int:
+    """The highest priority (lowest number) of the sales order lines among ``demands``."""
+    return min((sales_priority[d] for d in demands if d in sales_priority), default=DEFAULT_PRIORITY)
 
 
 def _source_ref(orders: Sequence[str]) -> str:
@@ -395,10 +396,17 @@ def _source_ref(orders: Sequence[str]) -> str:
     return f"MRP {orders[0]}…{orders[-1]} ({len(orders)} planned orders)"
 
 
+def _short_list(refs: Sequence[str], sep: str) -> str:
+    """Up to three references in full; a longer list as first…last (count), so summaries stay short."""
+    if len(refs) <= 3:
+        return sep.join(refs)
+    return f"{refs[0]}…{refs[-1]} ({len(refs)})"
+
+
 def _document_line(d: PlannedDocument, zh: bool) -> str:
-    src = "+".join(d.planned_orders)
+    src = _short_list(d.planned_orders, "+")
     lot = f" ({d.lot}/{d.lots})" if d.lots > 1 else ""
-    peg = ",".join(d.demands) if d.demands else ""
+    peg = _short_list(d.demands, ",")
     if zh:
         name = {"purchase_requisition": "请购", "production_order": "生产", "subcontract_order": "委外"}[
             d.document
@@ -436,7 +444,7 @@ def _release_summaries(
     if skipped:
         zh += ";跳过 " + "、".join(f"{s.item}({s.reason})" for s in skipped[:SUMMARY_LINES])
         en += "; skipped " + ", ".join(f"{s.item} ({s.reason})" for s in skipped[:SUMMARY_LINES])
-    return zh + "。", en + "."
+    return (zh + "。")[:SUMMARY_CHARS], (en + ".")[:SUMMARY_CHARS]
 
 
 def _plan_group(
@@ -446,6 +454,7 @@ def _plan_group(
     group: list[PlannedOrder],
     db_item: Item,
     index: int,
+    sales_priority: Mapping[str, int],
 ) -> list[PlannedDocument]:
     first = group[0]
     item = plant.items[first.item]
@@ -455,7 +464,7 @@ def _plan_group(
     lots = size_lots(net, LotSizingRule.for_item(item)) or (suggested,)
     ids = [s.id for s in group]
     demands = list(dict.fromkeys(d for s in group for d in _end_demands(result, s)))
-    priority = _priority(plant, demands)
+    priority = _priority(sales_priority, demands)
     merged = [
         MergedSuggestion(
             planned_order=s.id,
@@ -549,11 +558,14 @@ def propose_release_planned_orders(
     groups = group_suggestions(chosen, args)
     codes = sorted({g[0].item for g in groups})
     db_items = {i.code: i for i in ctx.session.exec(select(Item).where(Item.code.in_(codes))).all()}  # type: ignore[attr-defined]
+    sales_priority = {d.id: d.priority for d in plant.demands if d.kind is DemandKind.SALES}
     docs: list[PlannedDocument] = []
     skipped: list[SkippedGroup] = []
     for index, group in enumerate(groups):
         try:
-            docs.extend(_plan_group(ctx, plant, result, group, db_items[group[0].item], index))
+            docs.extend(
+                _plan_group(ctx, plant, result, group, db_items[group[0].item], index, sales_priority)
+            )
         except ToolError as exc:
             # one item without a subcontractor or BOM must not hold up every other document
             skipped.append(
@@ -860,15 +872,15 @@ def propose_production_orders(
     if more > 0:
         zh, en = zh + f";等另 {more} 张", en + f"; and {more} more"
     if skipped:
-        zh += ";跳过 " + "、".join(f"{s.sales_order_line}({s.reason})" for s in skipped)
-        en += "; skipped " + ", ".join(f"{s.sales_order_line} ({s.reason})" for s in skipped)
+        zh += ";跳过 " + "、".join(f"{s.sales_order_line}({s.reason})" for s in skipped[:SUMMARY_LINES])
+        en += "; skipped " + ", ".join(f"{s.sales_order_line} ({s.reason})" for s in skipped[:SUMMARY_LINES])
     base = create_proposal(
         ctx,
         kind=PRODUCTION_ORDERS_KIND,
         tool="propose_production_orders",
         args=args,
-        summary_zh=zh + "。",
-        summary_en=en + ".",
+        summary_zh=(zh + "。")[:SUMMARY_CHARS],
+        summary_en=(en + ".")[:SUMMARY_CHARS],
         effect={
             "orders": [p.model_dump(mode="json") for p in planned],
             "skipped": [s.model_dump(mode="json") for s in skipped],
