@@ -588,6 +588,8 @@ class _Context:
             if supply.qty > 0:
                 self.supplies.setdefault(supply.item, []).append(supply)
         self._clt: dict[str, int] = {}
+        self._offsets: dict[tuple[str, Decimal], int] = {}
+        self._clts: dict[tuple[str, Decimal], int] = {}
         self.problems: dict[tuple[str, str], PromiseProblem] = {}
 
     # ---- master data
@@ -611,6 +613,12 @@ class _Context:
     def offset(self, code: str, qty: Decimal) -> int:
         """Working days from start to ship at infinite capacity: routing time (a job started on a day and finished
         that day ships that day) plus the lead time as an extra delay."""
+        cached = self._offsets.get((code, qty))
+        if cached is None:
+            cached = self._offsets[(code, qty)] = self._offset(code, qty)
+        return cached
+
+    def _offset(self, code: str, qty: Decimal) -> int:
         lead = self.lead_time(code)
         if not self.routed(code):
             return lead
@@ -634,6 +642,12 @@ class _Context:
     def cumulative_lead_time(self, code: str, qty: Decimal) -> int:
         """Working days to resupply ``qty`` from scratch: the item's own time for ``qty`` plus its longest
         component chain (taken per unit below the item)."""
+        cached = self._clts.get((code, qty))
+        if cached is None:
+            cached = self._clts[(code, qty)] = self._cumulative_lead_time(code, qty)
+        return cached
+
+    def _cumulative_lead_time(self, code: str, qty: Decimal) -> int:
         if not self.builds(code):
             return self.lead_time(code)
         lines = self.index.lines.get(code, ())
