@@ -11,6 +11,7 @@ import typer
 
 from cli import assistant as assistant_cli
 from cli import bom as bom_cli
+from cli import planning as planning_cli
 from cli import proposals as proposals_cli
 from cli import server as server_cli
 from cli import users as users_cli
@@ -28,6 +29,7 @@ app.add_typer(users_cli.app, name="users")
 app.add_typer(bom_cli.app, name="bom")
 app.command("ask")(assistant_cli.ask)
 app.command("chat")(assistant_cli.chat)
+app.command("mrp")(planning_cli.mrp)
 app.command("serve")(server_cli.serve)
 app.command("mcp")(server_cli.mcp)
 

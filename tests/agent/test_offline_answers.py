@@ -443,7 +443,10 @@ def test_answer_carries_the_tools_figures(demo_db: str, case: Case) -> None:
 def test_the_reply_has_the_contract_shape(demo_db: str) -> None:
     data = _ask(demo_db, "SO-1020 什么时候发货？").contract_json()
     assert {"answer", "tool_calls", "proposals", "thread_id", "backend", "language"} <= set(data)
-    assert data["tool_calls"] == [{"name": "get_sales_order", "args": {"order": "SO-1020"}, "ok": True}]
+    assert data["tool_calls"] == [
+        {"name": "get_sales_order", "args": {"order": "SO-1020"}, "ok": True},
+        {"name": "estimate_delivery_date", "args": {"sales_order": "SO-1020"}, "ok": True},
+    ]
 
 
 def test_a_missing_record_is_reported_from_the_tool(demo_db: str) -> None:

@@ -54,9 +54,15 @@ def listed_codes(answer: str) -> list[str]:
 
 def test_a_follow_up_reuses_the_previous_question(demo_db: str) -> None:
     chat = Chat(demo_db)
-    assert calls(chat.say("SO-1020 什么时候发货？")) == [("get_sales_order", {"order": "SO-1020"})]
+    assert calls(chat.say("SO-1020 什么时候发货？")) == [
+        ("get_sales_order", {"order": "SO-1020"}),
+        ("estimate_delivery_date", {"sales_order": "SO-1020"}),
+    ]
     second = chat.say("那 SO-1009 呢？")
-    assert calls(second) == [("get_sales_order", {"order": "SO-1009"})]
+    assert calls(second) == [
+        ("get_sales_order", {"order": "SO-1009"}),
+        ("estimate_delivery_date", {"sales_order": "SO-1009"}),
+    ]
     out = call(demo_db, "get_sales_order", order="SO-1009")
     assert format_qty(out["open_qty"]) in second.answer
 
@@ -106,7 +112,10 @@ def test_a_missing_order_is_asked_for_then_used(demo_db: str) -> None:
     first = chat.say("when will the order ship?")
     assert first.tool_calls == [] and "Which order?" in first.answer
     second = chat.say("SO-1020")
-    assert calls(second) == [("get_sales_order", {"order": "SO-1020"})]
+    assert calls(second) == [
+        ("get_sales_order", {"order": "SO-1020"}),
+        ("estimate_delivery_date", {"sales_order": "SO-1020"}),
+    ]
 
 
 def test_two_matching_items_are_listed_and_the_pick_is_used(demo_db: str) -> None:
