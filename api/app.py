@@ -29,8 +29,11 @@ class Me(BaseModel):
     display_name: str
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """A new application on ``settings`` (default: the environment's); the engine is made on first use."""
+def create_app(settings: Settings | None = None, *, ui: bool | None = None) -> FastAPI:
+    """A new application on ``settings`` (default: the environment's); the engine is made on first use.
+
+    With ``ui`` (default: the ``ui_enabled`` setting) the web UI is served at /ui and "/" redirects there.
+    """
     settings = settings or get_settings()
     app = FastAPI(
         title=API_TITLE,
@@ -68,9 +71,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_request_bytes)
     app.add_middleware(CatchAllMiddleware)
+    if settings.ui_enabled if ui is None else ui:
+        from ui.app import mount_ui  # gradio is heavy: imported only when the UI is served
+
+        app = mount_ui(app, settings)
     return app
 
 
 def openapi_document(settings: Settings | None = None) -> dict[str, Any]:
     """The OpenAPI document (for docs and clients) without serving."""
-    return create_app(settings).openapi()
+    return create_app(settings, ui=False).openapi()

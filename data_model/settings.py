@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     max_request_bytes: int = 2_000_000
     cors_origins: str = ""  # comma-separated; empty = CORS closed
     chroma_path: str = ""  # empty = an in-memory index
+    ui_enabled: bool = (
+        True  # serve the web UI at /ui (create_app); API-only deployments and tests turn it off
+    )
+    ui_demo_password: str = "orderpilot"  # demo-<role> users sign in with it; empty = never set
 
 
 @lru_cache(maxsize=1)

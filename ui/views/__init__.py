@@ -1,0 +1,1 @@
+"""The views of the web UI, one module per page."""
