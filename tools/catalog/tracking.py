@@ -42,9 +42,9 @@ RiskKindOut = Literal[
     "overdue", "projected_late", "uncovered_shortage", "late_supply", "supply_overdue", "linked_order_overdue"
 ]
 PROJECTION_NOTE = (
-    "projected dates follow the pegged material flow (stock, open receipts, linked orders; uncovered "
-    "quantities at today + lead time), without a capacity check; use estimate_delivery_date or "
-    "promise_order for a capacity-checked date"
+    "projected dates follow the pegged material flow (stock, open receipts, linked orders; what nothing covers "
+    "just in time if its cumulative lead time allows, else today + that lead time), without a capacity "
+    "check; promise_order (or estimate_delivery_date) gives a capacity-checked date"
 )
 
 
