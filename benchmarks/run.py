@@ -154,10 +154,17 @@ def section_bom(ctx: BenchContext) -> list[BenchRow]:
     return run_section(ctx)
 
 
+def section_promise(ctx: BenchContext) -> list[BenchRow]:
+    from benchmarks.bench_promise import section_promise as run_section
+
+    return run_section(ctx)
+
+
 SECTIONS: dict[str, Callable[[BenchContext], list[BenchRow]]] = {
     "load": section_load,
     "bom": section_bom,
     "mrp": section_mrp,
+    "promise": section_promise,
     "schedule": section_schedule,
     "jssp": section_jssp,
 }

@@ -11,6 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, select
 
+from data_model.append_only import purging
 from data_model.base import utcnow
 from data_model.dataset import Dataset, DatasetProblem
 from data_model.stock import ensure_standard_locations, on_hand
@@ -183,12 +184,14 @@ def bom_edges(ds: Dataset) -> dict[str, set[str]]:
 
 
 def clear_business_data(session: Session) -> None:
-    """Delete every row except users and tokens, children first (used by ``load --reset``)."""
-    for table in reversed(SQLModel.metadata.sorted_tables):
-        if table.name in KEEP_ON_RESET or table.name == "alembic_version":
-            continue
-        session.execute(table.delete())
-    session.flush()
+    """Delete every row except users and tokens, children first (used by ``load --reset``); the append-only
+    audit log and stock ledger are cleared too, their guard lifted for this transaction only."""
+    with purging(session):
+        for table in reversed(SQLModel.metadata.sorted_tables):
+            if table.name in KEEP_ON_RESET or table.name == "alembic_version":
+                continue
+            session.execute(table.delete())
+        session.flush()
 
 
 def has_business_data(session: Session) -> bool:
@@ -378,8 +381,11 @@ def write_dataset(session: Session, ds: Dataset, today: date,
     _insert(session, Forecast, [{"item_id": item_id[f.item], "qty": f.qty, "forecast_date": f.date}
                                 for f in ds.forecasts])
 
-    boms_now = effective_bom_map(ds.boms, clock)
-    phantoms = {it.code for it in ds.items if it.phantom}
+    # an appended order may be for an item whose BOM is already in the database
+    code_of = {v: k for k, v in item_id.items()}
+    boms_now = _boms_for_derivation(session, code_of) | effective_bom_map(ds.boms, clock)
+    phantoms = {it.code for it in ds.items if it.phantom} | set(
+        session.exec(select(Item.code).where(Item.phantom == True)).all())  # noqa: E712
     mo_id: dict[str, int] = {}
     for mo in ds.production_orders:
         so_ref = None
@@ -626,9 +632,10 @@ def _export_production(session: Session, code: dict[Any, str], supp: dict[Any, s
 
 
 class _BomView:
-    def __init__(self, output_qty: Decimal, lines: list[Any]) -> None:
+    def __init__(self, output_qty: Decimal, lines: list[Any], version: str) -> None:
         self.output_qty = output_qty
         self.lines = lines
+        self.version = version
 
 
 class _LineView:
@@ -652,7 +659,8 @@ def _boms_for_derivation(session: Session, code: dict[Any, str]) -> dict[str, An
     for ln in session.exec(select(BomLine).order_by(BomLine.seq)):  # type: ignore[arg-type]
         lines[ln.bom_id].append(_LineView(code[ln.component_id], Decimal(ln.qty), Decimal(ln.scrap_rate),
                                           ln.issue_method))
-    return {parent: _BomView(Decimal(by_id[b.id].output_qty), lines[b.id]) for parent, b in chosen.items()}
+    return {parent: _BomView(Decimal(by_id[b.id].output_qty), lines[b.id], b.version)
+            for parent, b in chosen.items()}
 
 
 def _export_costing(session: Session, code: dict[Any, str]) -> list[dict[str, Any]]:

@@ -119,7 +119,8 @@ def plant_from_dict(data: dict[str, Any], today: date | None = None) -> Plant:
     work_centers = {
         row["code"]: WorkCenter(code=row["code"], machines=int(row.get("machines", 1)),
                                 hours_per_day=D(row.get("hours_per_day", 8)),
-                                cost_per_hour=D(row.get("cost_per_hour", 0)), name=row.get("name", ""))
+                                cost_per_hour=D(row.get("cost_per_hour", 0)), name=row.get("name", ""),
+                                overtime_hours_per_day=D(row.get("overtime_hours_per_day", 0)))
         for row in data.get("work_centers", [])
     }
     routings = {

@@ -24,6 +24,7 @@ from data_model.tables import (
     ProductionOrderComponent,
     PurchaseOrder,
     PurchaseOrderLine,
+    PurchaseRequisition,
     Routing,
     RoutingOperation,
     SalesOrder,
@@ -37,6 +38,7 @@ from tools.context import ToolContext
 OPEN_PRODUCTION = ("planned", "released", "in_progress")
 OPEN_PURCHASE = ("confirmed", "partial")
 OPEN_SALES = ("confirmed", "in_progress")
+OPEN_REQUISITIONS = ("draft", "approved")
 
 
 def _d(v: object) -> Decimal:
@@ -116,6 +118,15 @@ def load_supplies(session: Session, code: dict[int, str], today: date) -> list[p
                 id=mo_code, item=code[item_id], qty=open_qty, due=due,
                 kind=pm.SupplyKind.SUBCONTRACT if kind == "subcontract" else pm.SupplyKind.PRODUCTION,
                 status=status))
+    # approved requisitions not yet on a purchase order are supply too: planning them again would double them
+    for pr_code, item_id, qty, need in session.execute(
+        sa.select(PurchaseRequisition.code, PurchaseRequisition.item_id, PurchaseRequisition.qty,
+                  PurchaseRequisition.need_date)
+        .where(PurchaseRequisition.status.in_(OPEN_REQUISITIONS))
+        .order_by(PurchaseRequisition.code)):
+        if item_id in code:
+            supplies.append(pm.Supply(id=pr_code, item=code[item_id], qty=_d(qty), due=need,
+                                      kind=pm.SupplyKind.PURCHASE, status="requisition"))
     for item_id, qty in on_hand(session, kinds=("inspection",)).items():
         if qty > 0 and item_id in code:
             supplies.append(pm.Supply(id=f"QC/{code[item_id]}", item=code[item_id], qty=qty, due=today,

@@ -147,3 +147,14 @@ def test_append_load_may_reference_existing_items(bike_url: str) -> None:
                                                      "lines": [{"item": "BIKE", "qty": 3, "due": "2026-12-20"}]}]})
     data = exported(bike_url)
     assert [so["id"] for so in data["sales_orders"]] == ["SO-100", "SO-200"]
+
+
+def test_an_appended_production_order_takes_its_components_from_the_bom_in_the_database(bike_url: str) -> None:
+    with open_context(bike_url) as ctx:
+        load_dataset(ctx.session, {"production_orders": [{"id": "MO-50", "item": "WHEEL", "qty": 5,
+                                                          "due": "2026-12-08"}]})
+    with open_context(bike_url) as ctx:
+        code = {i.id: i.code for i in ctx.session.exec(select(Item))}
+        comps = {code[c.item_id]: c.required_qty for c in ctx.session.exec(select(ProductionOrderComponent))}
+    # WHEEL × 5: RIM 5, SPOKE 5 × 36 × 1.02 = 183.6, TIRE 5
+    assert comps == {"RIM": Decimal(5), "SPOKE": Decimal("183.6"), "TIRE": Decimal(5)}

@@ -88,3 +88,16 @@ def test_opening_stock_of_a_made_item_is_valued_at_its_bom_cost(bike_url: str) -
         assert moving_average_cost(ctx.session, code["WHEEL"]) == Decimal("21.344")
         assert moving_average_cost(ctx.session, code["BIKE"]) == Decimal("102.688")
         assert moving_average_cost(ctx.session, code["SEAT"]) == Decimal(10)
+
+
+def test_approved_requisitions_are_open_supply_in_the_planning_snapshot(bike_url: str) -> None:
+    from data_model.tables import PurchaseRequisition
+    from tools.snapshot import load_plant
+
+    with open_context(bike_url) as ctx:
+        seat = ctx.session.exec(select(Item).where(Item.code == "SEAT")).one()
+        ctx.session.add(PurchaseRequisition(code="PR-00001", item_id=seat.id, qty=Decimal(6),
+                                            need_date=date(2026, 12, 11), status="approved"))
+    with open_context(bike_url) as ctx:
+        supply = [s for s in load_plant(ctx).supplies if s.item == "SEAT"]
+    assert [(s.id, s.qty, s.due.isoformat()) for s in supply] == [("PR-00001", Decimal(6), "2026-12-11")]
