@@ -376,11 +376,17 @@ def map_ledger_lines(
                 ImportProblem(
                     None,
                     "amount",
-                    f"pool {pool!r} adds up to {amount} (rows {_rows(rows[pool])}): below zero",
+                    f"pool {pool!r} adds up to {_num(amount)} (rows {_rows(rows[pool])}): below zero",
                 )
             )
     pools = tuple(PoolTotal(name, bases[name], amounts[name], tuple(rows[name])) for name in amounts)
     return pools, tuple(problems)
+
+
+def _num(value: Decimal) -> str:
+    """A number as a person writes it: no exponent, no trailing zeros."""
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "") else text
 
 
 def _rows(rows: Sequence[int]) -> str:
@@ -463,7 +469,7 @@ def check_period_close(
             CloseProblem(
                 "negative_stock",
                 CloseSeverity.ERROR,
-                f"{balance.item} at {balance.location} is {balance.qty} at the end of {period}: "
+                f"{balance.item} at {balance.location} is {_num(balance.qty)} at the end of {period}: "
                 "post the missing receipts or an adjustment first",
                 item=balance.item,
                 location=balance.location,
@@ -493,7 +499,7 @@ def _order_problems(facts: OrderFacts, labor_hours_pool: bool) -> list[CloseProb
             CloseProblem(
                 "unreceived_order",
                 CloseSeverity.ERROR,
-                f"{facts.order} has cost {facts.charged} but "
+                f"{facts.order} has cost {_num(facts.charged)} but "
                 + ("is finished and received nothing in the period" if finished else "no output and no WIP")
                 + ": post its completion receipt, or give its WIP",
                 order=facts.order,
@@ -523,8 +529,8 @@ def _order_problems(facts: OrderFacts, labor_hours_pool: bool) -> list[CloseProb
             CloseProblem(
                 "completed_differs_from_receipts",
                 CloseSeverity.WARNING,
-                f"{facts.order}: completed quantity {facts.completed_qty} in its cost inputs, "
-                f"{facts.received_in_period} received in the period",
+                f"{facts.order}: completed quantity {_num(facts.completed_qty)} in its cost inputs, "
+                f"{_num(facts.received_in_period)} received in the period",
                 order=facts.order,
             )
         )
