@@ -95,7 +95,6 @@ def november(url: str, bike_labor: bool = True) -> None:
         )
     do(url, "propose_labor_report", lines=labor)
     do(url, "propose_overhead_pools", period="2026-11", pools=[{"name": "制造费用", "amount": 420}])
-    # fmt: skip
 
 
 def collect(url: str, period: str = "2026-11") -> None:
