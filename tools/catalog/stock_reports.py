@@ -60,6 +60,7 @@ class SlowMovingItemOut(BaseModel):
     days_idle: int
     used_in: list[str] = Field(description="items whose current BOM uses it, at any level (multi-level)")
     top_items: list[str] = Field(description="end items among them")
+    substitute_in: list[str] = Field(description="items whose current BOM lists it as a substitute")
     open_demand_qty: Num = Field(
         description="still wanted by open sales order lines and open orders' components"
     )
@@ -74,8 +75,9 @@ class GetSlowMovingStockOut(BaseModel):
     items: list[SlowMovingItemOut] = Field(description="highest value first")
 
 
-def _where_used(ctx: ToolContext, codes: Sequence[str]) -> dict[str, tuple[list[str], list[str]]]:
-    """Per item: every item using it in the BOMs in force today (multi-level), and the end items among them."""
+def _where_used(ctx: ToolContext, codes: Sequence[str]) -> dict[str, tuple[list[str], list[str], list[str]]]:
+    """Per item: every item using it in the BOMs in force today (multi-level), the end items among them, and
+    the items whose BOM lists it as a substitute."""
     if not codes:
         return {}
     items = load_items(ctx.session)
@@ -85,13 +87,19 @@ def _where_used(ctx: ToolContext, codes: Sequence[str]) -> dict[str, tuple[list[
         items={it.code: it for it in items.values()},
         boms=load_boms(ctx.session, code_of, ctx.today),
     )
-    out: dict[str, tuple[list[str], list[str]]] = {}
+    substitute_in: dict[str, set[str]] = defaultdict(set)
+    for parent, bom in plant.boms.items():
+        for line in bom.lines:
+            for sub in line.substitutes:
+                substitute_in[sub.item].add(parent)
+    out: dict[str, tuple[list[str], list[str], list[str]]] = {}
     for code in codes:
+        subs = sorted(substitute_in.get(code, ()))
         if code not in plant.items:
-            out[code] = ([], [])
+            out[code] = ([], [], subs)
             continue
         result = bom_engine.where_used(plant, code, True)
-        out[code] = (list(dict.fromkeys(r.item for r in result.parents)), list(result.top_items))
+        out[code] = (list(dict.fromkeys(r.item for r in result.parents)), list(result.top_items), subs)
     return out
 
 
@@ -126,7 +134,8 @@ def get_slow_moving_stock(ctx: ToolContext, args: GetSlowMovingStockIn) -> GetSl
     """Slow-moving and dead stock (呆滞料查询表): items we hold that have not moved in the ledger for at least
     ``days`` days (an opening balance counts as a movement on its date), with the quantity held, its value at
     the moving-average cost, the last movement and its type, the items that use it in their current BOMs at
-    any level (none: nothing uses it any more) and what open orders still want of it. Highest value first.
+    any level or as a substitute (none: nothing uses it any more) and what open orders still want of it.
+    Highest value first.
     Read-only."""
     session = ctx.session
     today = ctx.today
@@ -183,6 +192,7 @@ def get_slow_moving_stock(ctx: ToolContext, args: GetSlowMovingStockIn) -> GetSl
                 days_idle=(today - last_day).days,
                 used_in=used[item.code][0],
                 top_items=used[item.code][1],
+                substitute_in=used[item.code][2],
                 open_demand_qty=demand.get(i, ZERO),
             )
         )

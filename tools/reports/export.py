@@ -222,6 +222,7 @@ REPORTS: dict[str, ReportSpec] = {
                 Column("移动类型 Move type", _f("last_move_type")),
                 Column("呆滞天数 Days idle", _f("days_idle")),
                 Column("使用于 Used in", lambda r: ", ".join(r.get("used_in") or [])),
+                Column("替代料用于 Substitute in", lambda r: ", ".join(r.get("substitute_in") or [])),
                 Column("未结需求 Open demand", _f("open_demand_qty")),
             ),
         ),
