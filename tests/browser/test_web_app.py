@@ -84,9 +84,11 @@ def test_a_proposal_is_refused_to_sales_and_confirmed_by_the_buyer(visit: Visit)
     page = visit.page
     visit.open()
 
-    # sales may look but not confirm: the refusal says why, and nothing is applied
+    # sales may look but not confirm: not in their own list, shown among all pending; refused, and why
     visit.sign_in_ok("demo-sales")
     visit.tab("proposals")
+    page.locator("#op-proposals-list .op-empty").wait_for()
+    page.locator("label", has_text="全部待确认").click()
     page.locator(f"#op-proposals-list a[href='#op/proposal/{pid}']").click()
     detail = page.locator("#op-proposal-detail")
     detail.locator(".op-record-code", has_text=pid).wait_for()

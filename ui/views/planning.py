@@ -214,6 +214,11 @@ def render_mrp(
     )
 
 
+def _problem_label(lang: str, kind: str) -> str:
+    key = f"problem_{kind}"
+    return t(lang, key) if key in TEXTS else kind
+
+
 def render_schedule(gateway: Gateway, actor: Actor | None, lang: str, progress: Any) -> tuple[str, Any, str]:
     """The schedule as a Gantt chart from ``get_schedule`` when this build has it; else say it is missing."""
     if not gateway.has_tool(SCHEDULE_TOOL):

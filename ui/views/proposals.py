@@ -14,7 +14,7 @@ from tools.errors import ToolError
 from tools.proposals import ProposalDetail
 from ui.gateway import Gateway
 from ui.html import badge, esc, heading, link, notice, record, table
-from ui.i18n import role_label, status_label, t
+from ui.i18n import TEXTS, role_label, status_label, t
 from ui.views.common import NotSignedIn, Shell, error_html, require
 
 STATUS_TONES = {
@@ -48,7 +48,11 @@ class ProposalsView:
 
 
 def _status_choices(lang: str) -> list[tuple[str, str]]:
-    return [(t(lang, "filter_pending"), "pending"), (t(lang, "filter_all"), "all")]
+    return [
+        (t(lang, "filter_mine"), "mine"),
+        (t(lang, "filter_pending"), "pending"),
+        (t(lang, "filter_all"), "all"),
+    ]
 
 
 def build(shell: Shell) -> ProposalsView:
@@ -57,7 +61,7 @@ def build(shell: Shell) -> ProposalsView:
         status = labels.make(
             gr.Radio,
             {"label": "proposals_filter", "choices": _status_choices},
-            value="pending",
+            value="mine",
             scale=1,
         )
         refresh_button = labels.make(gr.Button, {"value": "refresh"}, size="sm", scale=0, min_width=90)
@@ -109,12 +113,22 @@ def _when(moment: datetime | None) -> str:
     return moment.astimezone().strftime("%Y-%m-%d %H:%M") if moment else "—"
 
 
+def kind_label(lang: str, kind: str) -> str:
+    key = f"kind_{kind}"
+    return t(lang, key) if key in TEXTS else kind.replace("_", " ")
+
+
 def summary(p: ProposalDetail, lang: str) -> str:
     return (p.summary_en if lang == "en" else p.summary_zh) or p.summary
 
 
 def may_confirm(p: ProposalDetail, actor: Actor) -> bool:
     return actor.role in p.approver_roles
+
+
+def may_act(p: ProposalDetail, actor: Actor) -> bool:
+    """Whether the user can decide it: confirm it (role), or reject it (role, or they asked for it)."""
+    return p.status == "pending" and (may_confirm(p, actor) or p.requested_by == actor.username)
 
 
 def list_html(proposals: list[ProposalDetail], actor: Actor, lang: str) -> str:
@@ -147,7 +161,9 @@ def list_html(proposals: list[ProposalDetail], actor: Actor, lang: str) -> str:
 def render_list(gateway: Gateway, actor: Actor | None, lang: str, status: str | None) -> tuple[str, Any]:
     try:
         actor = require(actor)
-        proposals = gateway.proposals(actor, "pending" if status == "pending" else None)
+        proposals = gateway.proposals(actor, None if status == "all" else "pending")
+        if status == "mine":
+            proposals = [p for p in proposals if may_act(p, actor)]
     except (ToolError, NotSignedIn) as exc:
         return error_html(lang, exc), gr.update()
     choices = [(f"{p.proposal_id} · {summary(p, lang)[:60]}", p.proposal_id) for p in proposals]
@@ -165,14 +181,15 @@ def detail_html(p: ProposalDetail, actor: Actor, lang: str, items: Container[str
     head = (
         f"<div class='op-record-head'><span class='op-record-code'>{esc(p.proposal_id)}</span> "
         f"{badge(status_label(lang, p.status), STATUS_TONES.get(p.status, 'muted'))} "
-        f"<span class='op-muted'>{esc(t(lang, 'proposal_kind'))}: {esc(p.kind)} · "
+        f"<span class='op-muted'>{esc(t(lang, 'proposal_kind'))}: {esc(kind_label(lang, p.kind))} · "
         f"{esc(t(lang, 'proposal_requested_by'))}: {esc(p.requested_by)} · "
         f"{esc(t(lang, 'proposal_created'))}: {esc(_when(p.created_at))} · "
         f"{esc(t(lang, 'proposal_expires'))}: {esc(_when(p.expires_at))}</span></div>"
         f"<p class='op-summary'>{esc(summary(p, lang))}</p>"
         f"<p>{esc(t(lang, 'proposal_approvers'))}: {esc(allowed)} {permission}</p>"
     )
-    parts = [head, heading(t(lang, "proposal_effect"), 4), record(p.effect, lang, items)]
+    effect_title = "proposal_effect" if p.status == "pending" else "proposal_effect_decided"
+    parts = [head, heading(t(lang, effect_title), 4), record(p.effect, lang, items)]
     if p.decided_by:
         parts.append(heading(t(lang, "proposal_decision"), 4))
         decided = t(
@@ -214,7 +231,7 @@ def refusal(exc: ToolError, lang: str, action: str) -> str:
             lang,
             key,
             role=role_label(lang, str(exc.details.get("role", ""))),
-            kind=exc.details.get("kind", ""),
+            kind=kind_label(lang, str(exc.details.get("kind", ""))),
             allowed=", ".join(role_label(lang, r) for r in exc.details["allowed"]),
         )
     elif exc.code == "conflict":
