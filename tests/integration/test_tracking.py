@@ -439,3 +439,16 @@ def test_ledger_balances_equal_on_hand(demo_url: str) -> None:
         assert stock == on_hand(ctx.session)
         assert qc == on_hand(ctx.session, kinds=("inspection",))
         assert qc  # the demo has gas lifts and fabric in inspection
+
+
+def test_capacity_check_adds_promisings_estimate(demo_url: str) -> None:
+    plain = call(demo_url, "get_sales_order_tracking", sales_order="SO-1020")
+    assert _line(plain, "SO-1020/1")["capacity_checked_date"] is None
+    checked = call(demo_url, "get_sales_order_tracking", sales_order="SO-1020", capacity_check=True)
+    estimate = call(demo_url, "estimate_delivery_date", sales_order="SO-1020")
+    assert _line(checked, "SO-1020/1")["capacity_checked_date"] == estimate["lines"][0]["estimated_date"]
+    from tools.errors import ToolError
+
+    with pytest.raises(ToolError) as err:
+        call(demo_url, "get_sales_order_tracking", capacity_check=True)
+    assert err.value.code == "invalid_input"

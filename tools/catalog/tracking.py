@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from data_model.tables import (
     InspectionOrder,
@@ -270,8 +270,18 @@ class GetSalesOrderTrackingIn(BaseModel):
         default=None, max_length=200, description="customer code or part of its name"
     )
     at_risk_only: bool = Field(default=False, description="only lines flagged at risk")
+    capacity_check: bool = Field(
+        default=False,
+        description="with sales_order: also the capacity-checked estimate of estimate_delivery_date (slower)",
+    )
     limit: int = Field(default=500, ge=1, le=20000, description="at most this many lines")
     offset: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _capacity_check_for_one_order(self) -> GetSalesOrderTrackingIn:
+        if self.capacity_check and self.sales_order is None:
+            raise ValueError("capacity_check needs sales_order (one order at a time)")
+        return self
 
 
 class SalesLineTrackingOut(BaseModel):
@@ -313,6 +323,9 @@ class SalesLineTrackingOut(BaseModel):
     inspections: list[InspectionOut] = Field(description="inspection lots of its orders and pegged receipts")
     projected_date: date | None = Field(description="when all of the open quantity is projected ready")
     projection_basis: str
+    capacity_checked_date: date | None = Field(
+        default=None, description="estimate_delivery_date's capacity-checked date (with capacity_check)"
+    )
     days_late: int = Field(description="projected date after the owed date, in calendar days")
     at_risk: bool
     risks: list[RiskOut]
@@ -373,6 +386,19 @@ def track_sales_lines(
     return store, [projector.line(ln.id) for ln in lines]
 
 
+def _capacity_estimates(ctx: ToolContext, code: str) -> dict[int, date]:
+    """Per line number: the capacity-checked date of promising's estimate (estimate_delivery_date)."""
+    from tools.catalog.promising import EstimateDeliveryIn, estimate_delivery_date
+
+    found = ctx.session.execute(
+        sa.select(SalesOrder.code).where(sa.func.lower(SalesOrder.code) == code.strip().lower())
+    ).scalar_one_or_none()
+    if found is None:
+        return {}
+    out = estimate_delivery_date(ctx, EstimateDeliveryIn(sales_order=found))
+    return {line.line_no: line.estimated_date for line in out.lines}
+
+
 def _reserved(ctx: ToolContext, refs: Sequence[str]) -> dict[str, Decimal]:
     out: dict[str, Decimal] = defaultdict(Decimal)
     if not refs:
@@ -395,8 +421,11 @@ def get_sales_order_tracking(ctx: ToolContext, args: GetSalesOrderTrackingIn) ->
     of the material flow, inspection lots, the stage it is at, the projected date and an at-risk flag with
     typed reasons (overdue, projected late, material short without covering receipts, late or overdue
     supply, linked order overdue). Give ``sales_order`` for one order ("SO-1020 到哪一步了?"); with no
-    filter it reports every open order. Quantities are in each item's unit; read-only."""
+    filter it reports every open order. Projected dates come from the pegged material flow (fast, no
+    capacity check); ``capacity_check`` adds promising's capacity-checked estimate for one order. Quantities
+    are in each item's unit; read-only."""
     store, projections = track_sales_lines(ctx, args)
+    checked = _capacity_estimates(ctx, args.sales_order) if args.capacity_check and args.sales_order else {}
     if args.at_risk_only:
         projections = [p for p in projections if p.risks]
     page = projections[args.offset : args.offset + args.limit]
@@ -450,10 +479,29 @@ def get_sales_order_tracking(ctx: ToolContext, args: GetSalesOrderTrackingIn) ->
                 risks=[_risk_out(r) for r in p.risks],
             )
         )
+        estimate = checked.get(ln.line_no)
+        if estimate is not None and ln.open_qty > 0:
+            row = out[-1]
+            row.capacity_checked_date = estimate
+            already = any(r.kind == "projected_late" and r.record == ln.ref for r in row.risks)
+            if estimate > ln.commitment_date >= ctx.today and not already:
+                row.at_risk = True
+                row.risks.append(
+                    RiskOut(
+                        kind="projected_late",
+                        record=ln.ref,
+                        item=item.code,
+                        qty=ln.open_qty,
+                        date=estimate,
+                        via=[],
+                        message=f"{ln.ref}: the capacity-checked estimate {estimate.isoformat()} is after "
+                        f"{ln.commitment_date.isoformat()}",
+                    )
+                )
     return GetSalesOrderTrackingOut(
         today=ctx.today,
         total=len(projections),
-        at_risk=sum(1 for p in projections if p.risks),
+        at_risk=sum(1 for row in out if row.at_risk) if checked else sum(1 for p in projections if p.risks),
         lines=out,
         note=PROJECTION_NOTE,
     )
