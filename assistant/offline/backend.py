@@ -40,6 +40,8 @@ WRITE_CONFIDENCE = 0.5
 NEW_TOPIC_CONFIDENCE = 0.6
 MAX_THREADS = 2000
 NO_TOOL_INTENTS = ("help", "chitchat", "confirm_request", "out_of_scope", "follow_up")
+# Intents about a product to build: of several items named, the one made here is the subject.
+PRODUCT_INTENTS = ("check_kitting", "explode_bom", "bom_cost", "promise_order")
 
 SUBSTITUTES_RE = re.compile(r"替代|代用|substitut|alternat", re.IGNORECASE)
 NO_SUBSTITUTES_RE = re.compile(
@@ -171,6 +173,7 @@ def understand(
     language = _language(parsed, state)
     said = slots_from(parsed)
     intent, confidence = parsed.intent, parsed.confidence
+    said = _product_first(said, parsed, index)
     slots = said
     continued = False
 
@@ -238,6 +241,18 @@ def understand(
     if spec.writes and not continued and confidence < WRITE_CONFIDENCE:
         return Understanding("unclear_write", intent, slots, language, parse=parsed)
     return Understanding("answer", intent, slots, language, parse=parsed)
+
+
+def _product_first(said: Slots, parsed: Parse, index: EntityIndex) -> Slots:
+    """For a question about building something, the product is the item made here, whichever item is named
+    first ("用备用车座的话能装几辆自行车": the bicycle, not the spare seat)."""
+    items = parsed.extraction.items
+    if parsed.intent not in PRODUCT_INTENTS or len(items) < 2:
+        return said
+    made = [m for m in items if (found := index.item(m.code)) is not None and found.source == "make"]
+    if not made or made[0].code == said.item:
+        return said
+    return replace(said, item=made[0].code, item_phrase=made[0].surface)
 
 
 def _only_slots(parsed: Parse) -> bool:

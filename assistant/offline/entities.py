@@ -211,6 +211,8 @@ class EntityIndex:
                     and not _is_latin(low[end + 1 : end + 2] or " ")
                 ):
                     end += 1  # a plural: standing desks
+                if surface.kind == "item":
+                    end = self._with_model_number(low, end, surface)
                 if free(start, end) and self._bounded(low, start, end):
                     mention = Mention(surface.code, text[start:end], start, end, "exact")
                     if surface.kind == "item":
@@ -240,6 +242,17 @@ class EntityIndex:
         ex.customers.sort(key=lambda m: m.start)
         ex.delex = self._delex(text, taken)
         return ex
+
+    def _with_model_number(self, low: str, end: int, surface: _Surface) -> int:
+        """Where a name is written with digits the item's own name carries (升降桌1400 for 电动升降桌1400), the
+        digits are part of the name, not a quantity."""
+        digits = re.match(r"\d+", low[end:])
+        item = self.catalog.item_by_code.get(surface.code)
+        if digits is None or item is None:
+            return end
+        written = surface.text + digits.group(0)
+        names = (lower_same_length(prepare(n)) for n in (item.name, *item.aliases))
+        return end + len(digits.group(0)) if any(written in n for n in names) else end
 
     @staticmethod
     def _bounded(low: str, start: int, end: int) -> bool:

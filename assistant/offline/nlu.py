@@ -56,6 +56,8 @@ TEMPLATE_SLOTS = {
 WORD_PATTERN = r"(?u)[a-z]+|[\u3400-\u9fff]|[\u2460-\u246f]"
 # Each placeholder is one rare symbol for the features, so "_item_" shares no n-gram with the word "item".
 _FEATURE_SYMBOL = {p: chr(0x2460 + n) for n, p in enumerate(PLACEHOLDERS)}
+# A subcontract order is asked about like a production order (the templates only write {mo}).
+_FEATURE_SYMBOL["_sc_"] = _FEATURE_SYMBOL["_mo_"]
 _PLACEHOLDER_RE = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS))
 _CJK_RE = re.compile(r"[\u3400-\u9fff]+")
 _LATIN_WORD_RE = re.compile(r"[A-Za-z][A-Za-z'’]*")
