@@ -1732,6 +1732,7 @@ def propose_overhead_import(ctx: ToolContext, args: ProposeOverheadImportIn) -> 
         ]
         ref = "rows"
     columns = {name for _, rec in rows for name in rec}
+    pools: Sequence[cc.PoolTotal]
     if "account" in columns:
         lines, problems = parse_ledger_rows(rows)
         pools, mapped = cc.map_ledger_lines(lines, active_rules(ctx.session), code)
