@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import heapq
 import math
 import time as clock
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -802,11 +803,18 @@ def _dispatch_by(
         for booked in timelines[code]:
             booked.sort()
     completion: dict[str, int] = {}
-    pending = set(data.orders)
-    while pending:
-        ready_ids = [oid for oid in pending if all(kid in completion for kid in data.orders[oid].children)]
-        oid = min(ready_ids, key=lambda o: (*rank(o), o))
-        pending.discard(oid)
+    # Orders whose sub-assembly orders are all placed wait in a heap by rank (ties by id): O(n log n).
+    waiting = {oid: len(order.children) for oid, order in data.orders.items()}
+    parent_of = {kid: oid for oid, order in data.orders.items() for kid in order.children}
+    ready = [(*rank(oid), oid) for oid, count in waiting.items() if count == 0]
+    heapq.heapify(ready)
+    while ready:
+        oid = heapq.heappop(ready)[-1]
+        parent = parent_of.get(oid)
+        if parent is not None:
+            waiting[parent] -= 1
+            if waiting[parent] == 0:
+                heapq.heappush(ready, (*rank(parent), parent))
         order = data.orders[oid]
         earliest = max([order.release_minute, *(completion[kid] for kid in order.children)])
         if not order.ops:
