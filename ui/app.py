@@ -119,9 +119,14 @@ def build_ui(settings: Settings | None = None) -> gr.Blocks:
 
         signed_in = [session, signin_column, main_column, sign_out, sign_in.message, sign_in.password]
         for trigger in (sign_in.button.click, sign_in.password.submit):
-            trigger(on_sign_in, [sign_in.username, sign_in.password, lang], signed_in).success(
-                after_sign_in, [session], [chat_view.facts, costs_view.period]
-            ).then(refresh_pages, page_inputs, page_outputs)
+            # the pages first; then what the suggested questions name, which takes a few tool calls
+            trigger(on_sign_in, [sign_in.username, sign_in.password, lang], signed_in).then(
+                refresh_pages, page_inputs, page_outputs
+            ).then(after_sign_in, [session], [chat_view.facts, costs_view.period]).then(
+                lambda actor, language, facts: chat.render_suggestions(gateway, actor, language, facts),
+                [session, lang, chat_view.facts],
+                chat_view.suggestion_outputs,
+            )
 
         def on_sign_out() -> list[Any]:
             return [None, gr.update(visible=True), gr.update(visible=False), gr.update(visible=False), "", [], [],

@@ -105,7 +105,7 @@ def kpis(cards: Iterable[str]) -> str:
 
 def value_html(name: str, value: Any, lang: str, items: Container[str]) -> str:
     """One field's value: codes as links, statuses translated, numbers formatted, lists joined."""
-    if value is None:
+    if value is None or value == []:
         return '<span class="op-muted">—</span>'
     if isinstance(value, bool):
         return "✓" if value else "—"

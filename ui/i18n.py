@@ -81,6 +81,11 @@ TEXTS: dict[str, tuple[str, str]] = {
     "no_warnings": ("没有逾期或风险。", "Nothing overdue or at risk."),
     # chat
     "chat_label": ("对话", "Conversation"),
+    "chat_welcome": (
+        "问我订单、缺料、交期、MRP、排程和成本。每个数字都来自系统里的工具;要改数据时我只起草提案,由有权限的人确认。",
+        "Ask about orders, shortages, delivery dates, MRP, the schedule and costs. Every figure comes from "
+        "the system's tools; to change data I only draft a proposal, which a person allowed to confirms.",
+    ),
     "chat_placeholder": (
         "用中文或英文提问,例如:CAB-3D 现在能做多少套?",
         "Ask in Chinese or English, e.g. How many CAB-3D can we build now?",
@@ -373,6 +378,13 @@ STATUS_LABELS: dict[str, tuple[str, str]] = {
     "output_qty": ("产量", "output quantity"),
     "ordered": ("已下单", "ordered"),
     "production": ("生产", "production"),
+    "sales_order": ("销售订单", "sales order"),
+    "purchase_order": ("采购订单", "purchase order"),
+    "production_order": ("生产订单", "production order"),
+    "subcontract_order": ("委外订单", "subcontract order"),
+    "dependent": ("相关需求", "dependent demand"),
+    "forecast": ("预测", "forecast"),
+    "planned_order": ("计划订单", "planned order"),
     "subcontract": ("委外", "subcontract"),
     "rework": ("返修", "rework"),
     "purchase": ("采购", "purchase"),
@@ -505,6 +517,10 @@ FIELD_LABELS: dict[str, tuple[str, str]] = {
     "expected": ("应为", "Expected"),
     "actual": ("实际", "Actual"),
     "ok": ("通过", "OK"),
+    "qty_open": ("未完成数量", "Open qty"),
+    "partner": ("往来单位", "Partner"),
+    "ordered": ("订购", "Ordered"),
+    "received": ("已收", "Received"),
 }
 
 

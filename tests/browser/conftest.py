@@ -129,8 +129,10 @@ class Visit:
         return target
 
     def open(self) -> None:
+        """Load the app and wait for the page's load event (language, demo accounts) to have run."""
         self.page.goto(self.app.base_url + "/")
         self.page.locator("#op-username input").wait_for(timeout=UI_TIMEOUT_MS)
+        self.page.locator("#op-demo-hint", has_text="demo-").wait_for(timeout=UI_TIMEOUT_MS)
 
     def sign_in(self, username: str, password: str = DEMO_PASSWORD) -> None:
         self.page.locator("#op-username input").fill(username)

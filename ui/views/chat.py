@@ -47,7 +47,7 @@ def build(shell: Shell) -> ChatView:
     facts = gr.State(Facts())
     chatbot = labels.make(
         gr.Chatbot,
-        {"label": "chat_label"},
+        {"label": "chat_label", "placeholder": "chat_welcome"},
         elem_id="op-chat",
         height=520,
         layout="panel",
