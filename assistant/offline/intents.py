@@ -1056,6 +1056,350 @@ def customer_orders(turn: Turn, slots: Slots) -> str:
     )
 
 
+# ------------------------------------------------------------------------------------------------ order tracking
+
+_STAGE_ZH = {
+    "shipped": "已全部发货",
+    "ready_to_ship": "库存已备齐，可以发货",
+    "in_production": "生产中",
+    "scheduled": "已下达生产，物料齐备待开工",
+    "waiting_for_material": "已下达生产，等料中",
+    "awaiting_supply": "等待在途到货",
+    "not_planned": "部分数量尚未安排生产或采购",
+    "draft": "草稿",
+    "cancelled": "已取消",
+    "done": "已完成",
+}
+_STAGE_EN = {
+    "shipped": "fully shipped",
+    "ready_to_ship": "in stock, ready to ship",
+    "in_production": "in production",
+    "scheduled": "released to production, material there",
+    "waiting_for_material": "released to production, waiting for material",
+    "awaiting_supply": "waiting for open receipts",
+    "not_planned": "part of it not yet ordered or planned",
+}
+
+
+def _pct(value: Any) -> str:
+    return qty(round(float(value or 0) * 100, 1)) + "%"
+
+
+def _risk_text(turn: Turn, r: dict[str, Any]) -> str:
+    """A risk record in the question's language, with the records on the way to it."""
+    via = r.get("via") or []
+    rec, item, amount, on = (
+        r.get("record", ""),
+        turn.item(r.get("item") or ""),
+        qty(r.get("qty")),
+        day(r.get("date")),
+    )
+    zh = {
+        "overdue": f"{rec} 已逾期（应交 {on}，未交 {amount}）",
+        "projected_late": f"{rec} 预计 {on} 才能完成，晚于应交日期",
+        "uncovered_shortage": f"{rec} 缺 {item} {amount}，没有库存或在途覆盖（从头采购/生产最早 {on}）",
+        "late_supply": f"{rec} 的 {item} {amount} 预计 {on} 到，晚于需要的日期",
+        "supply_overdue": f"{rec}（{item} {amount}）已过交期 {on} 仍未到",
+        "linked_order_overdue": f"为它生产的 {rec} 已过完工期 {on}，还有 {amount} 未完工",
+    }.get(str(r.get("kind")), str(r.get("message", "")))
+    path = turn.t(f"（经 {' → '.join(via)}）", f" (via {' → '.join(via)})") if via else ""
+    return turn.t(zh + path, f"{r.get('message', '')}{path}")
+
+
+def _timing(turn: Turn, projected: Any, owed: Any, days_late: int) -> str:
+    if not projected:
+        return ""
+    if days_late > 0:
+        return turn.t(
+            f"预计 {day(projected)} 才能全部备齐，比应交日 {day(owed)} 晚 {days_late} 天",
+            f"expected ready {day(projected)}, {days_late} day(s) after the date owed {day(owed)}",
+        )
+    return turn.t(
+        f"预计 {day(projected)} 可全部备齐，赶得上应交日 {day(owed)}",
+        f"expected ready {day(projected)}, in time for {day(owed)}",
+    )
+
+
+def _linked_text(turn: Turn, o: dict[str, Any]) -> str:
+    return turn.t(
+        f"{o.get('code')}（{o.get('status')}）完工 {qty(o.get('completed_qty'))}/{qty(o.get('qty'))}，"
+        f"领料 {_pct(o.get('issue_progress'))}，到期 {day(o.get('due_date'))}，预计完工 {day(o.get('projected_finish'))}",
+        f"{o.get('code')} ({o.get('status')}) completed {qty(o.get('completed_qty'))}/{qty(o.get('qty'))}, "
+        f"issued {_pct(o.get('issue_progress'))}, due {day(o.get('due_date'))}, projected {day(o.get('projected_finish'))}",
+    )
+
+
+def _sales_tracking(turn: Turn, code: str) -> str:
+    out = turn.call("get_sales_order_tracking", {"sales_order": code})
+    if (msg := failed(turn, "get_sales_order_tracking", out)) is not None:
+        return msg
+    lines = out.get("lines") or []
+    if not lines:
+        return turn.t(f"{code} 没有订单行。", f"{code} has no lines.")
+    first = lines[0]
+    head = turn.t(
+        f"{first.get('sales_order')}（客户 {turn.customer(first.get('customer', ''))}，状态 {first.get('order_status')}，"
+        f"优先级 {first.get('priority')}）共 {out.get('total')} 行，{out.get('at_risk')} 行有延期风险：",
+        f"{first.get('sales_order')} (customer {turn.customer(first.get('customer', ''))}, status "
+        f"{first.get('order_status')}, priority {first.get('priority')}): {out.get('total')} line(s), "
+        f"{out.get('at_risk')} at risk:",
+    )
+    text = [head]
+    for ln in lines:
+        stage = str(ln.get("stage", ""))
+        text.append(
+            turn.t(
+                f"第 {ln.get('line_no')} 行 {turn.item(ln.get('item', ''))}：数量 {qty(ln.get('qty'))}，已发 "
+                f"{qty(ln.get('shipped_qty'))}，未发 {qty(ln.get('open_qty'))}；现在：{_STAGE_ZH.get(stage, stage)}。"
+                f"要求 {day(ln.get('requested_date'))}，承诺 {day(ln.get('promised_date'))}"
+                + (
+                    f"，{_timing(turn, ln.get('projected_date'), ln.get('owed_date'), int(ln.get('days_late') or 0))}"
+                    if ln.get("projected_date")
+                    else ""
+                )
+                + "。",
+                f"line {ln.get('line_no')} {turn.item(ln.get('item', ''))}: qty {qty(ln.get('qty'))}, shipped "
+                f"{qty(ln.get('shipped_qty'))}, open {qty(ln.get('open_qty'))}; now: {_STAGE_EN.get(stage, stage)}. "
+                f"Requested {day(ln.get('requested_date'))}, promised {day(ln.get('promised_date'))}"
+                + (
+                    f"; {_timing(turn, ln.get('projected_date'), ln.get('owed_date'), int(ln.get('days_late') or 0))}"
+                    if ln.get("projected_date")
+                    else ""
+                )
+                + ".",
+            )
+        )
+        if float(ln.get("open_qty") or 0) > 0 and ln.get("projected_date"):
+            text.append(
+                "  "
+                + turn.t(
+                    f"未发数量：库存已备 {qty(ln.get('ready_qty'))}，生产中 {qty(ln.get('in_production_qty'))}，"
+                    f"待开工 {qty(ln.get('planned_qty'))}，在途 {qty(ln.get('incoming_qty'))}，未安排 {qty(ln.get('uncovered_qty'))}。",
+                    f"Open quantity: ready {qty(ln.get('ready_qty'))}, in production {qty(ln.get('in_production_qty'))}, "
+                    f"not started {qty(ln.get('planned_qty'))}, incoming {qty(ln.get('incoming_qty'))}, not yet ordered "
+                    f"{qty(ln.get('uncovered_qty'))}.",
+                )
+            )
+        orders = [*(ln.get("production_orders") or []), *(ln.get("subcontract_orders") or [])]
+        if orders:
+            text.append(
+                "  "
+                + turn.t("生产/委外：", "Orders: ")
+                + join(turn.lang, [_linked_text(turn, o) for o in orders])
+            )
+        buys = ln.get("purchases") or []
+        if buys:
+            text.append(
+                "  "
+                + turn.t("相关采购：", "Purchases: ")
+                + join(
+                    turn.lang,
+                    [
+                        turn.t(
+                            f"{p.get('supply')} {turn.item(p.get('item', ''))} {qty(p.get('qty'))}，预计 {day(p.get('projected'))} 到（供 {p.get('for_record')}）",
+                            f"{p.get('supply')} {p.get('item')} {qty(p.get('qty'))} expected {day(p.get('projected'))} (for {p.get('for_record')})",
+                        )
+                        for p in buys[:6]
+                    ],
+                )
+                + more(turn.lang, len(buys), 6)
+            )
+        risks = ln.get("risks") or []
+        if risks:
+            text.append(
+                "  "
+                + turn.t("风险：", "Risks: ")
+                + join(turn.lang, [_risk_text(turn, r) for r in risks[:6]])
+                + more(turn.lang, len(risks), 6)
+            )
+    return "\n".join(text)
+
+
+def _production_tracking(turn: Turn, code: str) -> str:
+    out = turn.call("get_production_order_tracking", {"production_order": code})
+    if (msg := failed(turn, "get_production_order_tracking", out)) is not None:
+        return msg
+    o = (out.get("orders") or [{}])[0]
+    late = int(o.get("days_late") or 0)
+    text = [
+        turn.t(
+            f"{o.get('code')}（{turn.item(o.get('item', ''))}，{o.get('kind')}，状态 {o.get('status')}）：完工 "
+            f"{qty(o.get('completed_qty'))}/{qty(o.get('qty'))}，领料进度 {_pct(o.get('issue_progress'))}，待检 "
+            f"{qty(o.get('in_inspection_qty'))}；计划完工 {day(o.get('planned_finish'))}，预计完工 {day(o.get('projected_finish'))}"
+            + (f"，晚 {late} 天" if late else "，按期")
+            + "。",
+            f"{o.get('code')} ({turn.item(o.get('item', ''))}, {o.get('kind')}, status {o.get('status')}): completed "
+            f"{qty(o.get('completed_qty'))}/{qty(o.get('qty'))}, issued {_pct(o.get('issue_progress'))}, in QC "
+            f"{qty(o.get('in_inspection_qty'))}; planned finish {day(o.get('planned_finish'))}, projected "
+            f"{day(o.get('projected_finish'))}" + (f", {late} day(s) late" if late else ", on time") + ".",
+        )
+    ]
+    comps = [c for c in o.get("components") or [] if float(c.get("remaining") or 0) > 0]
+    if comps:
+        text.append(
+            turn.t("待发料：", "Still to issue: ")
+            + join(
+                turn.lang,
+                [
+                    turn.t(
+                        f"{c.get('item')} {qty(c.get('remaining'))}（库存 {qty(c.get('from_stock'))}，在途 {qty(c.get('incoming'))}，"
+                        f"未安排 {qty(c.get('uncovered'))}，齐备 {day(c.get('ready_date'))}）",
+                        f"{c.get('item')} {qty(c.get('remaining'))} (stock {qty(c.get('from_stock'))}, incoming "
+                        f"{qty(c.get('incoming'))}, not ordered {qty(c.get('uncovered'))}, there {day(c.get('ready_date'))})",
+                    )
+                    for c in comps[:8]
+                ],
+            )
+            + more(turn.lang, len(comps), 8)
+        )
+    if not o.get("operations_recorded"):
+        text.append(turn.t("工序完工数量没有记录。", "Completed quantities per operation are not recorded."))
+    risks = o.get("risks") or []
+    if risks:
+        text.append(turn.t("风险：", "Risks: ") + join(turn.lang, [_risk_text(turn, r) for r in risks[:6]]))
+    return "\n".join(text)
+
+
+def _subcontract_tracking(turn: Turn, code: str) -> str:
+    out = turn.call("get_subcontract_tracking", {"subcontract_order": code})
+    if (msg := failed(turn, "get_subcontract_tracking", out)) is not None:
+        return msg
+    o = (out.get("orders") or [{}])[0]
+    text = [
+        turn.t(
+            f"{o.get('code')}（外协厂 {o.get('supplier')} {o.get('supplier_name', '')}，{turn.item(o.get('item', ''))}，状态 "
+            f"{o.get('status')}）：已收 {qty(o.get('received_qty'))}/{qty(o.get('qty'))}，未交 {qty(o.get('open_qty'))}，到期 "
+            f"{day(o.get('due_date'))}，预计 {day(o.get('projected_finish'))}"
+            + ("，已逾期" if o.get("overdue") else "")
+            + "。",
+            f"{o.get('code')} (subcontractor {o.get('supplier')} {o.get('supplier_name', '')}, {turn.item(o.get('item', ''))}, "
+            f"status {o.get('status')}): received {qty(o.get('received_qty'))}/{qty(o.get('qty'))}, open "
+            f"{qty(o.get('open_qty'))}, due {day(o.get('due_date'))}, projected {day(o.get('projected_finish'))}"
+            + (", overdue" if o.get("overdue") else "")
+            + ".",
+        )
+    ]
+    text.append(
+        turn.t("发料：", "Material: ")
+        + join(
+            turn.lang,
+            [
+                turn.t(
+                    f"{m.get('item')} 发出 {qty(m.get('sent'))}，耗用 {qty(m.get('consumed'))}，外协报废 {qty(m.get('supplier_scrap'))}，"
+                    f"退回 {qty(m.get('returned'))}，在外协厂 {qty(m.get('at_supplier'))}",
+                    f"{m.get('item')} sent {qty(m.get('sent'))}, consumed {qty(m.get('consumed'))}, supplier scrap "
+                    f"{qty(m.get('supplier_scrap'))}, returned {qty(m.get('returned'))}, at the subcontractor {qty(m.get('at_supplier'))}",
+                )
+                for m in o.get("materials") or []
+            ],
+        )
+    )
+    return "\n".join(text)
+
+
+@intent(
+    "order_tracking",
+    tools=("get_sales_order_tracking", "get_production_order_tracking", "get_subcontract_tracking"),
+    required=("order",),
+    order_kinds=("SO", "MO", "SC"),
+    capability=(
+        "订单全流程跟踪：到哪一步了、预计何时备齐、卡在哪里",
+        "order tracking: where an order is, when it will be ready, what holds it up",
+    ),
+)
+def order_tracking(turn: Turn, slots: Slots) -> str:
+    code = slots.order or ""
+    if slots.order_kind == "SC":
+        return _subcontract_tracking(turn, code)
+    if slots.order_kind == "MO":
+        return _production_tracking(turn, code)
+    return _sales_tracking(turn, code)
+
+
+_WARNING_ZH = {
+    "purchase_overdue": "逾期未到的采购",
+    "production_overdue": "逾期未完工的生产单",
+    "subcontract_overdue": "逾期未交的委外单",
+    "purchase_late_for_need": "到货晚于需求的采购",
+    "production_due_soon": "近期到期未完工的生产单",
+    "subcontract_due_soon": "近期到期未完工的委外单",
+}
+_WARNING_EN = {
+    "purchase_overdue": "purchase orders overdue",
+    "production_overdue": "production orders overdue",
+    "subcontract_overdue": "subcontract orders overdue",
+    "purchase_late_for_need": "purchases due after they are needed",
+    "production_due_soon": "production orders due soon, not complete",
+    "subcontract_due_soon": "subcontract orders due soon, not complete",
+}
+
+
+@intent(
+    "order_risks",
+    tools=("get_warnings",),
+    capability=("哪些订单可能延期：预警与原因", "which orders may be late: warnings and their causes"),
+)
+def order_risks(turn: Turn, slots: Slots) -> str:
+    out = turn.call("get_warnings", {"days": 7})
+    if (msg := failed(turn, "get_warnings", out)) is not None:
+        return msg
+    warnings = out.get("warnings") or []
+    sales = [w for w in warnings if w.get("kind") in ("sales_overdue", "sales_projected_late")]
+    overdue = sum(1 for w in sales if w.get("kind") == "sales_overdue")
+    text = [
+        turn.t(
+            f"截至 {day(out.get('today'))}，可能延期的销售订单行共 {len(sales)} 个（已逾期 {overdue} 个，预计延期 {len(sales) - overdue} 个）：",
+            f"As of {day(out.get('today'))}, {len(sales)} sales order line(s) may be late ({overdue} overdue, "
+            f"{len(sales) - overdue} projected late):",
+        )
+    ]
+    rows = []
+    for w in sales:
+        causes = [r for r in w.get("records") or [] if r != w.get("record")]
+        rows.append(
+            turn.t(
+                f"{w.get('record')} {turn.item(w.get('item') or '')} {qty(w.get('qty'))}："
+                + ("已逾期，" if w.get("kind") == "sales_overdue" else "")
+                + f"应交 {day(w.get('date'))}，预计 {day(w.get('projected_date'))}"
+                + (
+                    f"，晚 {w.get('days')} 天"
+                    if w.get("kind") == "sales_projected_late"
+                    else f"，已晚 {w.get('days')} 天"
+                )
+                + (f"；相关单据 {'、'.join(causes[:5])}" if causes else ""),
+                f"{w.get('record')} {w.get('item')} {qty(w.get('qty'))}: "
+                + ("overdue, " if w.get("kind") == "sales_overdue" else "")
+                + f"owed {day(w.get('date'))}, projected {day(w.get('projected_date'))}, {w.get('days')} day(s) late"
+                + (f" — {w.get('cause')}" if w.get("cause") else ""),
+            )
+        )
+    text.append(bullet_list(rows, 20) + more(turn.lang, len(rows), 20))
+    others = [(kind, [w for w in warnings if w.get("kind") == kind]) for kind in _WARNING_ZH]
+    others = [(kind, ws) for kind, ws in others if ws]
+    if others:
+        text.append(turn.t("其他预警：", "Other warnings:"))
+        text.append(
+            bullet_list(
+                [
+                    turn.t(f"{_WARNING_ZH[kind]} {len(ws)} 个：", f"{_WARNING_EN[kind]}: {len(ws)}: ")
+                    + join(
+                        turn.lang,
+                        [
+                            f"{w.get('record')}（{day(w.get('date'))}）"
+                            if turn.lang == "zh"
+                            else f"{w.get('record')} ({day(w.get('date'))})"
+                            for w in ws[:5]
+                        ],
+                    )
+                    + more(turn.lang, len(ws), 5)
+                    for kind, ws in others
+                ],
+                10,
+            )
+        )
+    return "\n".join(text)
+
+
 @intent(
     "help",
     capability=(
