@@ -912,10 +912,13 @@ def schedule(turn: Turn, slots: Slots) -> str:
 
 @intent(
     "cost_report",
-    tools=("get_cost_report",),
+    tools=("get_cost_report", "get_cost_composition", "get_cost_variance"),
     required=("order",),
     order_kinds=("MO", "SC"),
-    capability=("生产单实际成本报告", "actual cost report of a production order"),
+    capability=(
+        "生产单实际成本报告（成本构成、与标准成本的差异）",
+        "actual cost report of a production order (composition, variance against standard)",
+    ),
 )
 def cost_report(turn: Turn, slots: Slots) -> str:
     out = turn.call("get_cost_report", {"production_order": slots.order})
@@ -941,7 +944,93 @@ def cost_report(turn: Turn, slots: Slots) -> str:
         text.append(turn.t("各产品：", "Outputs: ") + join(turn.lang, [
             f"{o.get('item')} {qty(o.get('qty'))} → {qty(o.get('total'))} ({qty(o.get('unit_cost'))}/u)" for o in outputs
         ]))  # fmt: skip
+    period, order = out.get("period"), out.get("production_order")
+    if period and order:
+        text += [
+            line
+            for line in (_composition_line(turn, period, order), _variance_line(turn, period, order))
+            if line
+        ]
     return "\n".join(text)
+
+
+def _percent(value: Any) -> str:
+    """A share (0..1) as the tool gave it, in percent to one decimal: 0.74736 → 74.7%."""
+    return f"{Decimal(str(value)) * 100:.1f}%"
+
+
+def _signed(value: Any) -> str:
+    """A variance as the tool gave it, with + when unfavourable."""
+    return ("+" if Decimal(str(value)) > 0 else "") + qty(value)
+
+
+def _composition_line(turn: Turn, period: str, order: str) -> str:
+    """The order's cost composition from get_cost_composition (by order); empty when it has none."""
+    out = turn.call("get_cost_composition", {"period": period, "by": "order"})
+    group = next((g for g in out.get("groups") or [] if g.get("key") == order), None)
+    if "error" in out or group is None or not group.get("total"):
+        return ""
+    shares = group.get("shares") or {}
+    parts = [
+        (name_zh, name_en, shares.get(key))
+        for key, name_zh, name_en in (
+            ("material", "材料", "material"),
+            ("labor", "人工", "labor"),
+            ("overhead", "制造费用", "overhead"),
+            ("subcontract", "委外加工费", "subcontract fees"),
+            ("rework", "返工", "rework"),
+            ("other_conversion", "其他加工费", "other conversion"),
+        )
+        if shares.get(key)
+    ]
+    transferred = group.get("transferred_in")
+    note_zh = f"（材料中 {qty(transferred)} 来自下层工单）" if transferred else ""
+    note_en = f" (material includes {qty(transferred)} from lower-level orders)" if transferred else ""
+    return turn.t(
+        "成本构成：" + "、".join(f"{zh} {_percent(v)}" for zh, _, v in parts) + note_zh + "。",
+        "Cost composition: " + ", ".join(f"{en} {_percent(v)}" for _, en, v in parts) + note_en + ".",
+    )
+
+
+def _variance_line(turn: Turn, period: str, order: str) -> str:
+    """The order against its standard cost from get_cost_variance; empty when the tool failed."""
+    out = turn.call("get_cost_variance", {"period": period})
+    if "error" in out:
+        return ""
+    found = next((v for v in out.get("orders") or [] if v.get("production_order") == order), None)
+    if found is None:
+        return turn.t(
+            f"{order} 的物料没有标准成本，无法比较差异。", f"{order}'s item has no standard cost to compare."
+        )
+    variance = Decimal(str(found.get("variance") or 0))
+    sign = "+" if variance > 0 else ""
+    rate = found.get("variance_rate")
+    rate_text = f"，{sign}{_percent(rate)}" if rate is not None else ""
+    rate_en = f", {sign}{_percent(rate)}" if rate is not None else ""
+    verdict_zh = "不利" if variance > 0 else "有利" if variance < 0 else "无差异"
+    verdict_en = "unfavourable" if variance > 0 else "favourable" if variance < 0 else "none"
+    source_zh = "BOM 卷算" if found.get("standard_from") == "bom" else "标准单价"
+    source_en = "BOM roll-up" if found.get("standard_from") == "bom" else "standard unit cost"
+    elements = [e for e in found.get("elements") or [] if e.get("variance")]
+    names = {"material": ("材料", "material"), "labor": ("人工", "labor"), "overhead": ("制造费用", "overhead"),
+             "subcontract": ("委外", "subcontract")}  # fmt: skip
+    detail_zh = "；".join(
+        f"{names.get(e['element'], (e['element'],))[0]}差异 {_signed(e['variance'])}" for e in elements
+    )
+    detail_en = "; ".join(
+        f"{names.get(e['element'], ('', e['element']))[1]} {_signed(e['variance'])}" for e in elements
+    )
+    return turn.t(
+        f"与标准成本比较（{source_zh}）：标准单位成本 {qty(found.get('standard_unit_cost'))}，实际 "
+        f"{qty(found.get('actual_unit_cost'))}；完工 {qty(found.get('qty'))} 件标准 {qty(found.get('standard_total'))}，"
+        f"实际 {qty(found.get('actual_total'))}，差异 {sign}{qty(variance)}{rate_text}（{verdict_zh}）"
+        + (f"；{detail_zh}" if detail_zh else "")
+        + "。",
+        f"Against standard ({source_en}): standard unit cost {qty(found.get('standard_unit_cost'))}, actual "
+        f"{qty(found.get('actual_unit_cost'))}; {qty(found.get('qty'))} completed at standard "
+        f"{qty(found.get('standard_total'))}, actual {qty(found.get('actual_total'))}, variance "
+        f"{sign}{qty(variance)}{rate_en} ({verdict_en})" + (f"; {detail_en}" if detail_en else "") + ".",
+    )
 
 
 @intent(

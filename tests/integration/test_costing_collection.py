@@ -37,7 +37,7 @@ NOV_30 = date(2026, 11, 30)
 #   RIM   50 @ 8    + 50 @ 8.4   = 820 / 100  → 8.2
 #   SPOKE 3,000 @ 0.2 + 1,000 @ 0.24 = 840 / 4,000 → 0.21
 #   TIRE  60 @ 6    + 60 @ 6.5   = 750 / 120  → 6.25
-# a wheel line WHL at 40 an hour (no routing, so WHEEL's BOM standard stays 21.344) and MO-W100, 100 wheels.
+# a wheel line WHL at 40 an hour (no routing, so WHEEL's BOM standard stays 21.344) and MO-100, 100 wheels.
 def bike_costing_data() -> dict[str, Any]:
     data = yaml.safe_load(BIKE_YAML.read_text(encoding="utf-8"))
     data["today"] = "2026-11-30"
@@ -52,7 +52,7 @@ def bike_costing_data() -> dict[str, Any]:
     data["work_centers"] = [{"code": "WHL", "name": "车轮线", "cost_per_hour": 40}]
     data["production_orders"] = [
         {
-            "id": "MO-W100",
+            "id": "MO-100",
             "item": "WHEEL",
             "qty": 100,
             "start": "2026-11-02",
@@ -104,12 +104,12 @@ def sources(url: str, order: str) -> dict[str, str]:
 
 
 def run_wheel_documents(url: str) -> None:
-    """November on MO-W100: issues, a return, a supplement, labor, 90 received; a December labor report."""
+    """November on MO-100: issues, a return, a supplement, labor, 90 received; a December labor report."""
     do(
         url,
         "propose_material_issue",
         WAREHOUSE,
-        order="MO-W100",
+        order="MO-100",
         issue_date="2026-11-03",
         lines=[{"item": "RIM", "qty": 100}, {"item": "SPOKE", "qty": 3672}, {"item": "TIRE", "qty": 100}],
     )
@@ -117,7 +117,7 @@ def run_wheel_documents(url: str) -> None:
         url,
         "propose_material_return",
         WAREHOUSE,
-        order="MO-W100",
+        order="MO-100",
         return_date="2026-11-20",
         reason="surplus",
         lines=[{"item": "TIRE", "qty": 2}],
@@ -126,7 +126,7 @@ def run_wheel_documents(url: str) -> None:
         url,
         "propose_supplementary_issue",
         PLANNER,
-        order="MO-W100",
+        order="MO-100",
         issue_date="2026-11-21",
         reason="3 spokes bent",
         lines=[{"item": "SPOKE", "qty": 3}],
@@ -135,29 +135,27 @@ def run_wheel_documents(url: str) -> None:
         url,
         "propose_labor_report",
         lines=[
-            {"production_order": "MO-W100", "report_date": "2026-11-10", "work_center": "WHL", "hours": 6},
+            {"production_order": "MO-100", "report_date": "2026-11-10", "work_center": "WHL", "hours": 6},
             {
-                "production_order": "MO-W100",
+                "production_order": "MO-100",
                 "report_date": "2026-11-15",
                 "employee_group": "装配班",
                 "hours": 4,
                 "rate": 35,
             },
             {
-                "production_order": "MO-W100",
+                "production_order": "MO-100",
                 "report_date": "2026-11-28",
                 "employee_group": "质检",
                 "labor_cost": 20,
             },
         ],
     )
-    do(url, "propose_completion_receipt", WAREHOUSE, order="MO-W100", qty=90, receipt_date="2026-11-25")
+    do(url, "propose_completion_receipt", WAREHOUSE, order="MO-100", qty=90, receipt_date="2026-11-25")
     do(
         url,
         "propose_labor_report",
-        lines=[
-            {"production_order": "MO-W100", "report_date": "2026-12-02", "work_center": "WHL", "hours": 2}
-        ],
+        lines=[{"production_order": "MO-100", "report_date": "2026-12-02", "work_center": "WHL", "hours": 2}],
     )
 
 
@@ -173,10 +171,10 @@ def test_collection_from_issues_labor_and_receipts(bike: str) -> None:
         bike,
         "propose_cost_collection",
         period="2026-11",
-        completion=[{"production_order": "MO-W100", "conversion": 0.4}],
+        completion=[{"production_order": "MO-100", "conversion": 0.4}],
     )
     assert out["kind"] == "cost_collection" and out["status"] == "pending"
-    assert out["summary_en"] == "Collect costs of 2026-11: 1 order(s), 1 changed (MO-W100)."
+    assert out["summary_en"] == "Collect costs of 2026-11: 1 order(s), 1 changed (MO-100)."
     (wheel,) = out["orders"]
     assert wheel["new"] and wheel["item"] == "WHEEL"
     figures = {f["figure"]: (f["after"], f["source"]) for f in wheel["figures"]}
@@ -202,7 +200,7 @@ def test_collection_from_issues_labor_and_receipts(bike: str) -> None:
     with open_context(bike) as ctx:  # nothing is written before confirmation
         assert ctx.session.exec(select(OrderCostInput)).all() == []
     assert confirm_as(bike, out["proposal_id"], PLANNER)["status"] == "confirmed"
-    assert inputs(bike, "2026-11", "MO-W100") == {
+    assert inputs(bike, "2026-11", "MO-100") == {
         "completed_qty": 90,
         "wip_qty": 10,
         "wip_completion_material": 1,
@@ -214,14 +212,14 @@ def test_collection_from_issues_labor_and_receipts(bike: str) -> None:
         "labor_hours": 10,
         "subcontract_cost": 0,
     }
-    assert sources(bike, "MO-W100")["material_cost"] == "collected"
-    assert sources(bike, "MO-W100")["wip_completion_conversion"] == "manual"
+    assert sources(bike, "MO-100")["material_cost"] == "collected"
+    assert sources(bike, "MO-100")["wip_completion_conversion"] == "manual"
 
-    # With overhead of 300 by labor hours MO-W100 is costed like MO-7 of bike_costing.yaml:
+    # With overhead of 300 by labor hours MO-100 is costed like MO-7 of bike_costing.yaml:
     #   material 2,204.25 / (90 + 10 × 1.0) = 22.0425 a unit; conversion (400 + 300) / (90 + 10 × 0.4) = 7.446809
     #   → unit cost 29.489309; completed 90 × 22.0425 = 1,983.825 + 700 × 90 / 94 = 670.212766 → 2,654.037766
     do(bike, "propose_overhead_pools", period="2026-11", pools=[{"name": "制造费用", "amount": 300}])
-    report = propose(bike, "get_cost_report", production_order="MO-W100")
+    report = propose(bike, "get_cost_report", production_order="MO-100")
     assert report["period"] == "2026-11" and not report["closed"]
     assert report["unit_cost"] == pytest.approx(29.489309, abs=1e-6)
     assert report["total"] == pytest.approx(2654.037766, abs=1e-6)
@@ -232,23 +230,21 @@ def test_hand_entered_figures_are_kept_unless_asked(bike: str) -> None:
     run_wheel_documents(bike)
     do(bike, "propose_cost_collection", period="2026-11")
     # Default WIP conversion completion: 0.5 (the setting's default).
-    assert inputs(bike, "2026-11", "MO-W100")["wip_completion_conversion"] == D("0.5")
+    assert inputs(bike, "2026-11", "MO-100")["wip_completion_conversion"] == D("0.5")
     do(
         bike,
         "propose_order_cost_input",
         period="2026-11",
-        production_order="MO-W100",
+        production_order="MO-100",
         material_cost=2300,
         wip_completion_conversion=0.6,
     )
-    assert sources(bike, "MO-W100")["material_cost"] == "manual"
+    assert sources(bike, "MO-100")["material_cost"] == "manual"
     # More labor, then a new collection: labor follows the documents, the hand-entered figures stay.
     do(
         bike,
         "propose_labor_report",
-        lines=[
-            {"production_order": "MO-W100", "report_date": "2026-11-29", "work_center": "WHL", "hours": 1}
-        ],
+        lines=[{"production_order": "MO-100", "report_date": "2026-11-29", "work_center": "WHL", "hours": 1}],
     )
     out = propose(bike, "propose_cost_collection", period="2026-11")
     actions = {f["figure"]: (f["before"], f["after"], f["action"]) for f in out["orders"][0]["figures"]}
@@ -258,10 +254,10 @@ def test_hand_entered_figures_are_kept_unless_asked(bike: str) -> None:
     assert actions["labor_hours"] == (10, 11, "set")
     assert actions["completed_qty"] == (90, 90, "unchanged")
     assert out["summary_en"] == (
-        "Collect costs of 2026-11: 1 order(s), 1 changed (MO-W100); 2 hand-entered figure(s) kept."
+        "Collect costs of 2026-11: 1 order(s), 1 changed (MO-100); 2 hand-entered figure(s) kept."
     )
     confirm_as(bike, out["proposal_id"], PLANNER)
-    got = inputs(bike, "2026-11", "MO-W100")
+    got = inputs(bike, "2026-11", "MO-100")
     assert (got["material_cost"], got["labor_cost"], got["wip_completion_conversion"]) == (
         2300,
         440,
@@ -269,21 +265,21 @@ def test_hand_entered_figures_are_kept_unless_asked(bike: str) -> None:
     )
     # Asked to overwrite: the documents win again, and the figure is collected from then on.
     do(bike, "propose_cost_collection", period="2026-11", overwrite_manual=True)
-    got = inputs(bike, "2026-11", "MO-W100")
+    got = inputs(bike, "2026-11", "MO-100")
     assert (got["material_cost"], got["wip_completion_conversion"]) == (D("2204.25"), D("0.5"))
-    assert sources(bike, "MO-W100")["material_cost"] == "collected"
+    assert sources(bike, "MO-100")["material_cost"] == "collected"
     # A figure can also be handed back to collection by itself.
-    do(bike, "propose_order_cost_input", period="2026-11", production_order="MO-W100", labor_hours=12)
+    do(bike, "propose_order_cost_input", period="2026-11", production_order="MO-100", labor_hours=12)
     do(
         bike,
         "propose_order_cost_input",
         period="2026-11",
-        production_order="MO-W100",
+        production_order="MO-100",
         release=["labor_hours"],
     )
-    assert sources(bike, "MO-W100")["labor_hours"] == "collected"
+    assert sources(bike, "MO-100")["labor_hours"] == "collected"
     do(bike, "propose_cost_collection", period="2026-11")
-    assert inputs(bike, "2026-11", "MO-W100")["labor_hours"] == 11
+    assert inputs(bike, "2026-11", "MO-100")["labor_hours"] == 11
     with open_context(bike) as ctx:
         actions_logged = {(r.action, r.entity) for r in ctx.session.exec(select(AuditLog))}
     assert {("collect", "order_cost_input"), ("enter", "order_cost_input")} <= actions_logged
@@ -291,13 +287,13 @@ def test_hand_entered_figures_are_kept_unless_asked(bike: str) -> None:
 
 def test_labor_report_rules(bike: str) -> None:
     with pytest.raises(ToolError) as err:
-        propose(bike, "propose_labor_report", lines=[{"production_order": "MO-W100", "hours": 2}])
+        propose(bike, "propose_labor_report", lines=[{"production_order": "MO-100", "hours": 2}])
     assert err.value.code == "invalid_input" and err.value.details["field"] == "lines.0.work_center"
     with pytest.raises(ToolError) as err:
         propose(
             bike,
             "propose_labor_report",
-            lines=[{"production_order": "MO-W100", "employee_group": "装配班", "hours": 2}],
+            lines=[{"production_order": "MO-100", "employee_group": "装配班", "hours": 2}],
         )
     assert err.value.details["field"] == "lines.0.rate"  # no work center, so no rate to default to
     with pytest.raises(ToolError) as err:
@@ -311,7 +307,7 @@ def test_labor_report_rules(bike: str) -> None:
         bike,
         "propose_labor_report",
         lines=[
-            {"production_order": "MO-W100", "report_date": "2026-11-10", "work_center": "WHL", "hours": 2.5}
+            {"production_order": "MO-100", "report_date": "2026-11-10", "work_center": "WHL", "hours": 2.5}
         ],
     )
     assert out["lines"][0]["rate"] == 40 and out["labor_cost"] == 100  # 2.5 h × 40
@@ -319,7 +315,7 @@ def test_labor_report_rules(bike: str) -> None:
         confirm_as(bike, out["proposal_id"], SALES)
     assert err.value.code == "forbidden"
     confirm_as(bike, out["proposal_id"], PLANNER)
-    listed = propose(bike, "list_labor_reports", production_order="MO-W100", period="2026-11")
+    listed = propose(bike, "list_labor_reports", production_order="MO-100", period="2026-11")
     assert [(r["code"], r["hours"], r["labor_cost"]) for r in listed["reports"]] == [("LR-00001", 2.5, 100)]
 
 

@@ -18,11 +18,11 @@ from tools.errors import ToolError
 
 @pytest.fixture
 def wheel(db_url: str) -> str:
-    """MO-W100 of test_costing_collection collected, with 300 of overhead by labor hours."""
+    """MO-100 of test_costing_collection collected, with 300 of overhead by labor hours."""
     load(db_url, bike_costing_data())
     run_wheel_documents(db_url)
     do(db_url, "propose_cost_collection", period="2026-11",
-       completion=[{"production_order": "MO-W100", "conversion": 0.4}])  # fmt: skip
+       completion=[{"production_order": "MO-100", "conversion": 0.4}])  # fmt: skip
     do(db_url, "propose_overhead_pools", period="2026-11", pools=[{"name": "制造费用", "amount": 300}])
     return db_url
 
@@ -45,7 +45,7 @@ def test_variance_against_the_bom_standard(wheel: str) -> None:
     # 90 completed: standard 90 × 21.344 = 1,920.96; actual 2,654.037766 (test_costing_collection)
     # → +733.077766, 38.16 % over.
     assert (mo["production_order"], mo["standard_from"], mo["standard_unit_cost"]) == (
-        "MO-W100",
+        "MO-100",
         "bom",
         21.344,
     )
@@ -190,3 +190,23 @@ def test_excel_export_of_a_period(closed: str, tmp_path: Path) -> None:
     book.close()
     bad = CliRunner().invoke(app, ["export", "2026-11", "--out", str(tmp_path / "x.csv"), "--db", closed])
     assert bad.exit_code == 1 and "must be an .xlsx file" in bad.output
+
+
+def test_the_assistant_summarizes_a_cost_report_with_composition_and_variance(wheel: str) -> None:
+    from assistant.service import ask
+
+    reply = ask("MO-100 的成本报告", backend="offline", db_url=wheel, thread_id="t-costing-zh")
+    assert [c.name for c in reply.tool_calls] == [
+        "get_cost_report",
+        "get_cost_composition",
+        "get_cost_variance",
+    ]
+    # Composition of 2,654.037766: material 1,983.825 → 74.7 %, labor 382.978723 → 14.4 %,
+    # overhead 287.234043 → 10.8 %. Variance +733.077766 on a standard of 1,920.96 → +38.2 %.
+    assert "成本构成：材料 74.7%、人工 14.4%、制造费用 10.8%。" in reply.answer
+    assert "标准单位成本 21.344，实际 29.489309" in reply.answer
+    assert "差异 +733.077766，+38.2%（不利）；材料差异 +62.865；人工差异 +382.978723。" in reply.answer
+    reply = ask("how does MO-100 compare with its standard cost", backend="offline", db_url=wheel,
+                thread_id="t-costing-en")  # fmt: skip
+    assert "Cost composition: material 74.7%, labor 14.4%, overhead 10.8%." in reply.answer
+    assert "variance +733.077766, +38.2% (unfavourable); material +62.865; labor +382.978723." in reply.answer
