@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import plotly.graph_objects as go
@@ -93,8 +94,6 @@ def gantt_figure(schedule: Mapping[str, Any], lang: str) -> go.Figure | None:
 
 def _duration_ms(start: str, end: str) -> float:
     """Bar length on a date axis: plotly measures it in milliseconds."""
-    from datetime import datetime
-
     return (datetime.fromisoformat(str(end)) - datetime.fromisoformat(str(start))).total_seconds() * 1000
 
 

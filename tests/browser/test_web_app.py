@@ -171,3 +171,25 @@ def test_the_language_switch_relabels_the_ui(visit: Visit) -> None:
     visit.shot("english")
     page.locator("#op-lang label", has_text="中文").click()
     page.locator("#op-tabs button[role=tab]", has_text="首页").wait_for()
+
+
+def test_a_proposal_drafted_in_the_chat_opens_from_its_link(visit: Visit) -> None:
+    page = visit.page
+    visit.open()
+    visit.sign_in_ok("demo-buyer")
+    visit.tab("chat")
+    # the buyer's suggested question: purchase requests for an order's uncovered shortages
+    suggestion = page.locator("#op-suggestions button", has_text="做成请购单")
+    suggestion.wait_for()
+    suggestion.click()
+    link = page.locator("#op-chat a[href^='#op/proposal/P-']").last
+    link.wait_for()
+    pid = link.inner_text().strip()
+    assert page.locator("#op-chat", has_text="调用工具 propose_purchase_requests").count() == 1
+    visit.shot("chat-proposal")
+    link.click()
+    detail = page.locator("#op-proposal-detail")
+    detail.locator(".op-record-code", has_text=pid).wait_for()
+    assert "你可以确认" in detail.inner_text()
+    assert proposal_status(visit.app, pid) == "pending"  # drafted, not applied
+    visit.shot("proposal-from-chat")

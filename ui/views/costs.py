@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Container
 from dataclasses import dataclass
 from typing import Any
@@ -74,8 +75,6 @@ def default_period(gateway: Gateway, actor: Actor | None) -> str:
 
 
 def _period(value: str | None) -> str:
-    import re
-
     text = (value or "").strip()
     return text if re.match(PERIOD_PATTERN, text) else ""
 
