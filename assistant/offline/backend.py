@@ -186,6 +186,9 @@ def understand(
             or confidence < NEW_TOPIC_CONFIDENCE
             or _only_slots(parsed)
         ):
+            if picked is not None and ORDINAL_RE.search(parsed.extraction.text):
+                # "第一个" / "the first one" gives a position, not a quantity
+                said = replace(said, qty=None)
             slots = pending.slots.merged(said)
             if picked is not None:
                 slots = replace(slots, item=picked, candidates=())

@@ -285,7 +285,10 @@ class EntityIndex:
         if len(key) < 3:
             return None
         if key in self.code_keys:
-            return self.code_keys[key]
+            code = self.code_keys[key]
+            # a plain word is no code with its hyphen left out: "casters" is a plural, not CASTER-S
+            if not (token.isalpha() and not code.isalpha()):
+                return code
         if not (re.search(r"\d", key) and re.search(r"[a-z]", key)) and "-" not in token:
             return None
         close = difflib.get_close_matches(key, list(self.code_keys), n=2, cutoff=CODE_FUZZY_CUTOFF)
@@ -317,10 +320,13 @@ class EntityIndex:
         script = phrase_script(phrase)
         floor = MIN_VECTOR_SCORE[script]
         scores = self.search(phrase, restrict=restrict)
+        headed: set[str] = set()
         for item in self.catalog.items:
             if restrict and item.code not in restrict:
                 continue
             names = [lower_same_length(prepare(t)) for t in (item.code, item.name, *item.aliases)]
+            if any(_english_head(n) == _singular(low) for n in names if _english_head(n)):
+                headed.add(item.code)  # "pedestals": a mobile pedestal is one, a pedestal caster is not
             for core in cores:
                 hits = [n for n in names if core and core in n]
                 if hits:
@@ -328,6 +334,7 @@ class EntityIndex:
                     # a Chinese compound ends in its head noun: 办公桌 is a kind of 桌, 桌面板 is not
                     if any(_head(n).endswith(core) for n in hits if _head(n)):
                         similarity = max(similarity, HEAD_NOUN_SCORE)
+                        headed.add(item.code)
                     scores[item.code] = max(scores.get(item.code, 0.0), similarity, floor)
         ranked = sorted(
             (Candidate(c, self.catalog.item_by_code[c].name, round(s, 4)) for c, s in scores.items()),
@@ -336,6 +343,9 @@ class EntityIndex:
         ranked = [c for c in ranked if c.score >= floor]
         if not ranked:
             return Resolution(phrase, None)
+        if len(headed) == 1 and not restrict:
+            # the only item that is a kind of what was named (办公桌 → 办公桌1200, not 办公桌纸箱)
+            return Resolution(phrase, headed.pop(), tuple(ranked[:MAX_CANDIDATES]))
         best = ranked[0]
         runner_up = ranked[1].score if len(ranked) > 1 else 0.0
         # among the candidates just offered, a clear best is enough
@@ -367,6 +377,16 @@ class EntityIndex:
 def phrase_script(phrase: str) -> str:
     """zh when the phrase has Chinese characters, else en."""
     return "zh" if re.search(r"[\u3400-\u9fff]", phrase) else "en"
+
+
+def _singular(word: str) -> str:
+    return re.sub(r"(?<=[a-z])(?<!s)s$", "", word.strip())
+
+
+def _english_head(name: str) -> str:
+    """The last English word of a name, singular (mobile pedestal → pedestal); '' for other names."""
+    m = re.search(r"(?:^|\s)([a-z]+)$", name.strip())
+    return _singular(m.group(1)) if m and re.fullmatch(r"[a-z0-9 .\-]+", name.strip()) else ""
 
 
 def _head(name: str) -> str:
