@@ -183,7 +183,7 @@ def _tools(grade: Grade, name: str, spec: ToolsExpect, turns: Sequence[TurnRecor
     if spec.none:
         grade.add(f"{name}.none", not calls, ", ".join(c.name for c in calls))
     for wanted in spec.required:
-        ok = any(c.name == wanted.name and c.ok and matches(wanted.args, c.args, oracle) for c in calls)
+        ok = any(c.name in wanted.names() and c.ok and matches(wanted.args, c.args, oracle) for c in calls)
         grade.add(f"{name}.required", ok, f"{wanted.name}({wanted.args})" if wanted.args else wanted.name)
     bad = sorted({c.name for c in calls if spec.is_forbidden(c.name)})
     if spec.forbidden:
@@ -191,13 +191,14 @@ def _tools(grade: Grade, name: str, spec: ToolsExpect, turns: Sequence[TurnRecor
 
 
 def _counts(spec: ToolsExpect, turns: Sequence[TurnRecord], kind: str) -> ToolCounts:
+    """Distinct tools called and required (a required call with alternatives counts once)."""
     called = {c.name for t in turns for c in t.tool_calls if c.kind == kind}
-    expected = {c.name for c in spec.required if _kind_of(c.name) == kind}
+    expected = [c for c in spec.required if _kind_of(c.names()[0]) == kind]
     return ToolCounts(
         called=len(called),
         relevant=sum(1 for n in called if spec.is_allowed(n)),
         expected=len(expected),
-        found=len(called & expected),
+        found=sum(1 for c in expected if set(c.names()) & called),
     )
 
 

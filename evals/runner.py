@@ -7,6 +7,7 @@ a given role); then the grading (evals.grading) and the metrics (evals.metrics).
 
 from __future__ import annotations
 
+import re
 import tempfile
 import time
 import traceback
@@ -40,6 +41,7 @@ from tools.proposals import confirm, reject
 from tools.registry import load_all
 
 Progress = Callable[[str], None]
+PROPOSAL_REF = re.compile(r"\{proposal:(\d+)\}")
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,11 @@ def _decide(
     return outcomes
 
 
+def _with_ids(turn: str, prepared: Prepared) -> str:
+    """A turn with ``{proposal:N}`` replaced by the id of the N-th proposal the fixture patch stored."""
+    return PROPOSAL_REF.sub(lambda m: prepared.patch_proposals[int(m.group(1))], turn)
+
+
 def _changed(prepared: Prepared, url: str) -> set[str]:
     now = digest(url)
     return {table for table, value in now.items() if prepared.digest.get(table) != value}
@@ -132,7 +139,8 @@ def run_once(scenario: Scenario, index: int, factory: BackendFactory, store: Fix
         run = factory.start(scenario)
         usage = run.usage
         thread = f"eval-{uuid.uuid4().hex[:12]}"
-        for question in scenario.turns:
+        for template in scenario.turns:
+            question = _with_ids(template, prepared)
             started = time.perf_counter()
             try:
                 reply = run.backend.reply(question, thread_id=thread, contexts=contexts, actor=actor)
@@ -212,7 +220,7 @@ def _skip_reason(scenario: Scenario, factory: BackendFactory, registry: dict[str
     reason = factory.scope(scenario)
     if reason:
         return reason
-    missing = sorted(scenario.needed_tools() - set(registry))
+    missing = scenario.missing_tools(registry)
     return f"tool not installed: {', '.join(missing)}" if missing else ""
 
 

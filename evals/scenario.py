@@ -74,10 +74,13 @@ def _args_text(args: dict[str, Any]) -> str:
 
 
 class ToolCallExpect(Strict):
-    """A tool that must be called, with (a subset of) these arguments."""
+    """A tool that must be called, with (a subset of) these arguments; ``a|b`` accepts either tool."""
 
     name: str
     args: dict[str, Any] = Field(default_factory=dict)
+
+    def names(self) -> tuple[str, ...]:
+        return tuple(n.strip() for n in self.name.split("|") if n.strip())
 
 
 class ToolsExpect(Strict):
@@ -92,7 +95,7 @@ class ToolsExpect(Strict):
         return [{"name": v} if isinstance(v, str) else v for v in value or []]
 
     def expected_names(self) -> set[str]:
-        return {c.name for c in self.required}
+        return {n for c in self.required for n in c.names()}
 
     def is_allowed(self, name: str) -> bool:
         return name in self.expected_names() or any(fnmatch.fnmatchcase(name, g) for g in self.allowed)
@@ -247,14 +250,18 @@ class Scenario(Strict):
             found.extend(_refs(change.rows))
         return found
 
-    def needed_tools(self) -> set[str]:
-        """Tools the scenario cannot be judged without: its oracles, required calls and declared needs."""
+    def missing_tools(self, installed: Iterable[str]) -> list[str]:
+        """Tools the scenario cannot be judged without that are not installed: its oracles, declared needs,
+        expected proposals, and required calls (one of a call's alternatives is enough)."""
+        have = set(installed)
         names = {o.tool for o in self.oracles()} | set(self.requires_tools)
-        names |= self.expect.tools.expected_names()
-        for turn in self.expect.per_turn.values():
-            names |= turn.tools.expected_names()
         names |= {p.tool for p in self.expect.proposals if p.tool}
-        return names
+        missing = names - have
+        required = list(self.expect.tools.required)
+        for turn in self.expect.per_turn.values():
+            required.extend(turn.tools.required)
+        missing |= {c.names()[0] for c in required if not set(c.names()) & have}
+        return sorted(missing)
 
     def expects_write(self) -> bool:
         return bool(self.expect.proposals)
