@@ -4,6 +4,14 @@ from data_model.tables.boms import Bom, BomLine, BomSubstitute
 from data_model.tables.costing import CostPeriod, JointProductOutput, OrderCostInput, OverheadPool
 from data_model.tables.costing_docs import AccountMapping, CostFigureSource, CostResult, CostRun, LaborReport
 from data_model.tables.engineering import Ecn, EcnChange
+from data_model.tables.finance import (
+    FinancePeriod,
+    LedgerAccount,
+    Voucher,
+    VoucherAccountRule,
+    VoucherLine,
+    VoucherSource,
+)
 from data_model.tables.inventory import ItemValuation, Location, Reservation, StockMove, Warehouse
 from data_model.tables.items import Item, ItemAlias, Uom
 from data_model.tables.orders import (
@@ -42,6 +50,7 @@ __all__ = [
     "DispatchEntry",
     "Ecn",
     "EcnChange",
+    "FinancePeriod",
     "Forecast",
     "InspectionOrder",
     "Item",
@@ -49,6 +58,7 @@ __all__ = [
     "ItemValuation",
     "JointProductOutput",
     "LaborReport",
+    "LedgerAccount",
     "Location",
     "MaterialIssue",
     "MaterialIssueLine",
@@ -75,6 +85,10 @@ __all__ = [
     "Supplier",
     "Uom",
     "User",
+    "Voucher",
+    "VoucherAccountRule",
+    "VoucherLine",
+    "VoucherSource",
     "Warehouse",
     "WorkCenter",
 ]

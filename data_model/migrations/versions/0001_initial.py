@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 01:17:31.620531
+Create Date: 2026-11-25 01:46:21.335880
 """
 from __future__ import annotations
 
@@ -119,6 +119,36 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_ecn_code'), ['code'], unique=True)
         batch_op.create_index(batch_op.f('ix_ecn_status'), ['status'], unique=False)
 
+    op.create_table('finance_period',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('locked_by', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('locked_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('proposal_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('reopened_by', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('reopened_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.Column('reopen_reason', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+    sa.CheckConstraint("status IN ('open', 'locked')", name=op.f('ck_finance_period_status')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_finance_period'))
+    )
+    with op.batch_alter_table('finance_period', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_finance_period_code'), ['code'], unique=True)
+
+    op.create_table('ledger_account',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('aux', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('note', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+    sa.Column('updated_by', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_account'))
+    )
+    with op.batch_alter_table('ledger_account', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_ledger_account_code'), ['code'], unique=True)
+
     op.create_table('meta',
     sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('value', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
@@ -163,6 +193,61 @@ def upgrade() -> None:
     sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
     sa.PrimaryKeyConstraint('code', name=op.f('pk_uom'))
+    )
+    op.create_table('voucher',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('word', sqlmodel.sql.sqltypes.AutoString(length=4), nullable=False),
+    sa.Column('number', sa.Integer(), nullable=False),
+    sa.Column('period', sqlmodel.sql.sqltypes.AutoString(length=7), nullable=False),
+    sa.Column('voucher_date', sa.Date(), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('event', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('summary', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+    sa.Column('source_type', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('source_ref', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('reversal_of_id', sa.Integer(), nullable=True),
+    sa.Column('reason', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+    sa.Column('debit_total', sa.Numeric(precision=20, scale=6), nullable=False),
+    sa.Column('credit_total', sa.Numeric(precision=20, scale=6), nullable=False),
+    sa.Column('created_by', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('proposal_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('posted_by', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('posted_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
+    sa.CheckConstraint("kind IN ('document', 'close', 'reversal')", name=op.f('ck_voucher_kind')),
+    sa.CheckConstraint("status IN ('draft', 'posted', 'reversed')", name=op.f('ck_voucher_status')),
+    sa.CheckConstraint('debit_total = credit_total', name=op.f('ck_voucher_balanced')),
+    sa.ForeignKeyConstraint(['reversal_of_id'], ['voucher.id'], name=op.f('fk_voucher_reversal_of_id_voucher')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_voucher')),
+    sa.UniqueConstraint('period', 'word', 'number', name='uq_voucher_number')
+    )
+    with op.batch_alter_table('voucher', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_voucher_code'), ['code'], unique=True)
+        batch_op.create_index(batch_op.f('ix_voucher_period'), ['period'], unique=False)
+        batch_op.create_index(batch_op.f('ix_voucher_reversal_of_id'), ['reversal_of_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_voucher_source_ref'), ['source_ref'], unique=False)
+        batch_op.create_index(batch_op.f('ix_voucher_status'), ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_voucher_voucher_date'), ['voucher_date'], unique=False)
+
+    op.create_table('voucher_account_rule',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('role', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
+    sa.Column('event', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('item_category', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
+    sa.Column('location_kind', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('cost_element', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('doc_type', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('pool', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('account', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('note', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+    sa.Column('updated_by', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.CheckConstraint("role IN ('inventory', 'gr_ir', 'wip', 'labor_payable', 'overhead', 'cost_of_sales', 'inventory_loss')", name=op.f('ck_voucher_account_rule_role')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_voucher_account_rule')),
+    sa.UniqueConstraint('role', 'event', 'item_category', 'location_kind', 'cost_element', 'doc_type', 'pool', name='uq_voucher_account_rule_key')
     )
     op.create_table('warehouse',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -335,6 +420,59 @@ def upgrade() -> None:
     with op.batch_alter_table('sales_order', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_sales_order_code'), ['code'], unique=True)
         batch_op.create_index(batch_op.f('ix_sales_order_customer_id'), ['customer_id'], unique=False)
+
+    op.create_table('voucher_line',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('voucher_id', sa.Integer(), nullable=False),
+    sa.Column('line_no', sa.Integer(), nullable=False),
+    sa.Column('account', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('account_name', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('role', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
+    sa.Column('event', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('cost_element', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('debit', sa.Numeric(precision=20, scale=6), nullable=False),
+    sa.Column('credit', sa.Numeric(precision=20, scale=6), nullable=False),
+    sa.Column('summary', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+    sa.Column('cost_center', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('work_center', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('item', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('supplier', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('customer', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('production_order', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('doc_type', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('doc_ref', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('stock_move_ids', sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
+    sa.CheckConstraint('debit = 0 OR credit = 0', name=op.f('ck_voucher_line_one_side')),
+    sa.ForeignKeyConstraint(['voucher_id'], ['voucher.id'], name=op.f('fk_voucher_line_voucher_id_voucher')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_voucher_line'))
+    )
+    with op.batch_alter_table('voucher_line', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_voucher_line_account'), ['account'], unique=False)
+        batch_op.create_index(batch_op.f('ix_voucher_line_doc_ref'), ['doc_ref'], unique=False)
+        batch_op.create_index(batch_op.f('ix_voucher_line_production_order'), ['production_order'], unique=False)
+        batch_op.create_index(batch_op.f('ix_voucher_line_voucher_id'), ['voucher_id'], unique=False)
+
+    op.create_table('voucher_source',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('voucher_id', sa.Integer(), nullable=True),
+    sa.Column('period', sqlmodel.sql.sqltypes.AutoString(length=7), nullable=False),
+    sa.Column('source_kind', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
+    sa.Column('source_id', sa.Integer(), nullable=False),
+    sa.Column('treatment', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
+    sa.Column('event', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('doc_type', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('doc_ref', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('note', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+    sa.Column('proposal_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.CheckConstraint("treatment IN ('voucher', 'memo', 'no_entry')", name=op.f('ck_voucher_source_treatment')),
+    sa.ForeignKeyConstraint(['voucher_id'], ['voucher.id'], name=op.f('fk_voucher_source_voucher_id_voucher')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_voucher_source'))
+    )
+    with op.batch_alter_table('voucher_source', schema=None) as batch_op:
+        batch_op.create_index('ix_voucher_source_key', ['source_kind', 'source_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_voucher_source_period'), ['period'], unique=False)
+        batch_op.create_index(batch_op.f('ix_voucher_source_voucher_id'), ['voucher_id'], unique=False)
 
     op.create_table('bom',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -1196,6 +1334,19 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_bom_item_id'))
 
     op.drop_table('bom')
+    with op.batch_alter_table('voucher_source', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_voucher_source_voucher_id'))
+        batch_op.drop_index(batch_op.f('ix_voucher_source_period'))
+        batch_op.drop_index('ix_voucher_source_key')
+
+    op.drop_table('voucher_source')
+    with op.batch_alter_table('voucher_line', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_voucher_line_voucher_id'))
+        batch_op.drop_index(batch_op.f('ix_voucher_line_production_order'))
+        batch_op.drop_index(batch_op.f('ix_voucher_line_doc_ref'))
+        batch_op.drop_index(batch_op.f('ix_voucher_line_account'))
+
+    op.drop_table('voucher_line')
     with op.batch_alter_table('sales_order', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_sales_order_customer_id'))
         batch_op.drop_index(batch_op.f('ix_sales_order_code'))
@@ -1244,6 +1395,16 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_warehouse_code'))
 
     op.drop_table('warehouse')
+    op.drop_table('voucher_account_rule')
+    with op.batch_alter_table('voucher', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_voucher_voucher_date'))
+        batch_op.drop_index(batch_op.f('ix_voucher_status'))
+        batch_op.drop_index(batch_op.f('ix_voucher_source_ref'))
+        batch_op.drop_index(batch_op.f('ix_voucher_reversal_of_id'))
+        batch_op.drop_index(batch_op.f('ix_voucher_period'))
+        batch_op.drop_index(batch_op.f('ix_voucher_code'))
+
+    op.drop_table('voucher')
     op.drop_table('uom')
     with op.batch_alter_table('supplier', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_supplier_code'))
@@ -1255,6 +1416,14 @@ def downgrade() -> None:
 
     op.drop_table('proposal')
     op.drop_table('meta')
+    with op.batch_alter_table('ledger_account', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_ledger_account_code'))
+
+    op.drop_table('ledger_account')
+    with op.batch_alter_table('finance_period', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_finance_period_code'))
+
+    op.drop_table('finance_period')
     with op.batch_alter_table('ecn', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_ecn_status'))
         batch_op.drop_index(batch_op.f('ix_ecn_code'))
