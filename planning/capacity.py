@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import bisect
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_FLOOR, Decimal
@@ -173,3 +174,133 @@ def compute_daily_load(
                 )
             )
     return tuple(loads)
+
+
+# ------------------------------------------------------------------------------------------ free capacity
+
+
+def work_minute_at(plant_minute: int, day_minutes: int, window: int) -> int:
+    """The first minute of a work center's own axis of working minutes (its daily windows back to back) at or
+    after minute ``plant_minute`` of the plant axis: a minute past the day's window moves to the next day."""
+    day, offset = divmod(plant_minute, day_minutes)
+    return day * window + offset if offset < window else (day + 1) * window
+
+
+def plant_minute_of(work_minute: int, day_minutes: int, window: int) -> int:
+    """The plant-axis minute of a work center's working minute."""
+    day, offset = divmod(work_minute, window)
+    return day * day_minutes + offset
+
+
+@dataclass(frozen=True, slots=True)
+class BusySpan:
+    """Working minutes ``[start, end)`` that operation ``seq`` of ``order`` takes on its work center's own axis."""
+
+    start: int
+    end: int
+    order: str
+    seq: int
+
+
+class CapacityProfile:
+    """When each work center is busy, on its own axis of working minutes, and how many machines it has.
+
+    A work center is one cumulative resource, as in the scheduler: an operation fits where fewer spans than
+    machines overlap it at every minute. Profiles are not changed: ``with_spans`` makes a new one.
+    """
+
+    def __init__(self, machines: Mapping[str, int], spans: Mapping[str, Iterable[BusySpan]]) -> None:
+        self.machines = dict(machines)
+        self._spans: dict[str, list[BusySpan]] = {
+            code: sorted(found, key=lambda s: (s.start, s.end)) for code, found in spans.items()
+        }
+        self._starts: dict[str, list[int]] = {}
+        self._longest: dict[str, int] = {}
+
+    def spans(self, work_center: str) -> Sequence[BusySpan]:
+        return self._spans.get(work_center, ())
+
+    def with_spans(
+        self, added: Iterable[tuple[str, BusySpan]], removed: Iterable[tuple[str, int]] = ()
+    ) -> CapacityProfile:
+        """This profile without the spans of ``removed`` (order, seq) and with ``added`` (work center, span)."""
+        gone = set(removed)
+        out = CapacityProfile.__new__(CapacityProfile)
+        out.machines = self.machines
+        out._spans = dict(self._spans)
+        out._starts = {}
+        out._longest = {}
+        touched: dict[str, list[BusySpan]] = {}
+        if gone:
+            for code, spans in self._spans.items():
+                if any((s.order, s.seq) in gone for s in spans):
+                    touched[code] = [s for s in spans if (s.order, s.seq) not in gone]
+        for code, span in added:
+            if code not in touched:
+                touched[code] = list(self._spans.get(code, ()))
+            touched[code].append(span)
+        for code, spans in touched.items():
+            spans.sort(key=lambda s: (s.start, s.end))
+            out._spans[code] = spans
+        return out
+
+    def _near(self, work_center: str, earliest: int) -> list[BusySpan]:
+        """Spans of ``work_center`` that may end after ``earliest`` (in start order)."""
+        spans = self._spans.get(work_center)
+        if not spans:
+            return []
+        starts = self._starts.get(work_center)
+        if starts is None:
+            starts = self._starts[work_center] = [s.start for s in spans]
+            self._longest[work_center] = max(s.end - s.start for s in spans)
+        lo = bisect.bisect_left(starts, earliest - self._longest[work_center])
+        return [s for s in spans[lo:] if s.end > earliest]
+
+    def earliest_fit(
+        self,
+        work_center: str,
+        earliest: int,
+        duration: int,
+        *,
+        skip: Callable[[BusySpan], bool] | None = None,
+        extra: Iterable[BusySpan] = (),
+    ) -> int:
+        """The first working minute at or after ``earliest`` from which ``duration`` minutes fit on
+        ``work_center``, counting its spans but those ``skip`` leaves out, and the ``extra`` spans."""
+        if duration <= 0:
+            return earliest
+        active = [s for s in self._near(work_center, earliest) if skip is None or not skip(s)]
+        more = [s for s in extra if s.end > earliest]
+        if more:
+            active = sorted([*active, *more], key=lambda s: (s.start, s.end))
+        if not active:
+            return earliest
+        machines = self.machines.get(work_center, 1)
+        if machines == 1:
+            start = earliest
+            for span in active:
+                if span.start >= start + duration:
+                    break
+                if span.end > start:
+                    start = span.end
+            return start
+        # The first start that fits is ``earliest`` or the end of a span: usage only drops where one ends.
+        for start in sorted({earliest, *(s.end for s in active)}):
+            if self.peak(active, start, start + duration) < machines:
+                return start
+        raise AssertionError("unreachable: after the last span ends the work center is free")
+
+    @staticmethod
+    def peak(spans: Iterable[BusySpan], start: int, end: int) -> int:
+        """Most ``spans`` overlapping at any minute of ``[start, end)``."""
+        events = []
+        for s in spans:
+            if s.start < end and s.end > start:
+                events.append((max(s.start, start), 1))
+                events.append((s.end, -1))
+        events.sort()  # at equal minutes an end (-1) comes before a start: spans are half-open
+        level = peak = 0
+        for _, step in events:
+            level += step
+            peak = max(peak, level)
+        return peak

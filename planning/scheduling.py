@@ -13,7 +13,16 @@ from enum import StrEnum
 from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
-from planning.capacity import TimeAxis, WorkCenterDayLoad, compute_daily_load, window_minutes
+from planning.capacity import (
+    BusySpan,
+    CapacityProfile,
+    TimeAxis,
+    WorkCenterDayLoad,
+    compute_daily_load,
+    plant_minute_of,
+    window_minutes,
+    work_minute_at,
+)
 from planning.errors import DataError, InfeasibleError, InvalidInputError, PlanningError
 from planning.lazy import lazy_import
 from planning.model import Plant, SupplyKind, WorkCenter
@@ -306,55 +315,68 @@ def _prepare_data(plant: Plant, orders: Sequence[ScheduleOrder], settings: Sched
     used: dict[str, WorkCenter] = {}
     data: dict[str, _OrderData] = {}
     for oid in topo:
-        order = by_id[oid]
-        routing = plant.routings.get(order.item)
-        item = plant.items.get(order.item)
-        if item is None and routing is None:
-            raise DataError(f"order {oid}: unknown item {order.item}", {"order": oid, "item": order.item})
-        ops = []
-        for operation in routing.operations if routing else ():
-            if operation.seq <= order.done_through_seq:
-                continue
-            wc = plant.work_centers.get(operation.work_center)
-            if wc is None:
-                raise DataError(
-                    f"routing of {order.item}, operation {operation.seq}: unknown work center "
-                    f"{operation.work_center}",
-                    {"item": order.item, "seq": operation.seq, "work_center": operation.work_center},
-                )
-            if operation.setup_minutes < 0 or operation.run_minutes_per_unit < 0:
-                raise DataError(
-                    f"routing of {order.item}, operation {operation.seq}: negative minutes",
-                    {"item": order.item, "seq": operation.seq},
-                )
-            used[wc.code] = wc
-            window = window_minutes(wc)
-            duration = _ceil_minutes(operation.setup_minutes + operation.run_minutes_per_unit * order.qty)
-            if duration == 0:
-                continue  # takes no time and no capacity: nothing to schedule
-            ops.append(
-                _OpData(
-                    key=(oid, operation.seq),
-                    item=order.item,
-                    work_center=wc.code,
-                    duration=duration,
-                    setup_minutes=min(_ceil_minutes(operation.setup_minutes), duration),
-                    window=window,
-                    night_gap=day_minutes - window,
-                )
-            )
-        lead_days = item.lead_time_days if item else 0
-        data[oid] = _OrderData(
-            order=order,
-            ops=tuple(ops),
-            release_minute=axis.first_minute_on_or_after(order.release_date) if order.release_date else 0,
-            due_end_minute=axis.end_of_day_minute(order.due) if order.due else None,
-            lead_delay_minutes=lead_days * day_minutes,
-            weight=priority_weight(order.priority),
-            children=tuple(children[oid]),
-            has_routing=routing is not None,
-        )
+        data[oid] = _order_data(plant, axis, by_id[oid], tuple(children[oid]), used)
     return _ProblemData(axis=axis, orders=data, work_centers=used, settings=settings)
+
+
+def _order_data(
+    plant: Plant,
+    axis: TimeAxis,
+    order: ScheduleOrder,
+    children: tuple[str, ...],
+    used: dict[str, WorkCenter],
+) -> _OrderData:
+    """One order's operations (those left to do that take time) and times on ``axis``; the work centers its
+    operations use are added to ``used``."""
+    oid = order.id
+    day_minutes = axis.day_minutes
+    routing = plant.routings.get(order.item)
+    item = plant.items.get(order.item)
+    if item is None and routing is None:
+        raise DataError(f"order {oid}: unknown item {order.item}", {"order": oid, "item": order.item})
+    ops = []
+    for operation in routing.operations if routing else ():
+        if operation.seq <= order.done_through_seq:
+            continue
+        wc = plant.work_centers.get(operation.work_center)
+        if wc is None:
+            raise DataError(
+                f"routing of {order.item}, operation {operation.seq}: unknown work center "
+                f"{operation.work_center}",
+                {"item": order.item, "seq": operation.seq, "work_center": operation.work_center},
+            )
+        if operation.setup_minutes < 0 or operation.run_minutes_per_unit < 0:
+            raise DataError(
+                f"routing of {order.item}, operation {operation.seq}: negative minutes",
+                {"item": order.item, "seq": operation.seq},
+            )
+        used[wc.code] = wc
+        window = window_minutes(wc)
+        duration = _ceil_minutes(operation.setup_minutes + operation.run_minutes_per_unit * order.qty)
+        if duration == 0:
+            continue  # takes no time and no capacity: nothing to schedule
+        ops.append(
+            _OpData(
+                key=(oid, operation.seq),
+                item=order.item,
+                work_center=wc.code,
+                duration=duration,
+                setup_minutes=min(_ceil_minutes(operation.setup_minutes), duration),
+                window=window,
+                night_gap=day_minutes - window,
+            )
+        )
+    lead_days = item.lead_time_days if item else 0
+    return _OrderData(
+        order=order,
+        ops=tuple(ops),
+        release_minute=axis.first_minute_on_or_after(order.release_date) if order.release_date else 0,
+        due_end_minute=axis.end_of_day_minute(order.due) if order.due else None,
+        lead_delay_minutes=lead_days * day_minutes,
+        weight=priority_weight(order.priority),
+        children=children,
+        has_routing=routing is not None,
+    )
 
 
 def _children_first(by_id: Mapping[str, ScheduleOrder], children: Mapping[str, list[str]]) -> list[str]:
@@ -934,75 +956,25 @@ def _derive(data: _ProblemData, starts: Mapping[OpKey, int]) -> _Derived:
 
 def _extract(data: _ProblemData, starts: Mapping[OpKey, int], solution: _Solution, method: str) -> Schedule:
     axis = data.axis
-    day_minutes = axis.day_minutes
     derived = _derive(data, starts)
     machine_of = _machine_indexes(data, starts, derived.ends)
     operations: list[ScheduledOperation] = []
     outcomes: list[OrderOutcome] = []
     problems: list[ScheduleProblem] = []
     for oid, order in data.orders.items():
-        earliest = derived.ready[oid]
-        waits: dict[str, int] = {}
-        for op in order.ops:
-            start, end = starts[op.key], derived.ends[op.key]
-            wait = start - _snap_to_window(op, earliest, day_minutes)
-            if wait > 0:
-                waits[op.work_center] = waits.get(op.work_center, 0) + wait
-            operations.append(
-                ScheduledOperation(
-                    order=oid,
-                    seq=op.key[1],
-                    item=op.item,
-                    work_center=op.work_center,
-                    machine=machine_of[op.key],
-                    start=axis.to_datetime(start),
-                    end=axis.to_datetime(end, is_end=True),
-                    start_minute=start,
-                    end_minute=end,
-                    duration_minutes=op.duration,
-                    setup_minutes=op.setup_minutes,
-                    wait_minutes=wait,
-                )
-            )
-            earliest = end
-        lead_days = order.lead_delay_minutes // day_minutes
-        if order.ops:
-            first, last = order.ops[0].key, order.ops[-1].key
-            finish_day = axis.finish_day(starts[last], derived.ends[last])
-            start_at: datetime | None = axis.to_datetime(starts[first])
-            finish_at: datetime | None = axis.to_datetime(derived.ends[last], is_end=True)
-        else:
-            finish_day = (derived.completion[oid] - order.lead_delay_minutes - 1) // day_minutes
-            start_at = finish_at = None
-        completion_date = axis.date_of_day(finish_day + lead_days)
-        tardiness = derived.tardiness.get(oid, 0)
-        due = order.order.due
-        days_late = max(0, (completion_date - due).days) if due else 0
-        if waits:
-            binding, binding_center = Binding.CAPACITY, max(sorted(waits), key=lambda c: waits[c])
-        elif derived.ready[oid] > 0:
-            binding, binding_center = Binding.MATERIAL, None
-        else:
-            binding, binding_center = Binding.PROCESSING, None
-        outcomes.append(
-            OrderOutcome(
-                order=oid,
-                item=order.order.item,
-                priority=order.order.priority,
-                due=due,
-                start=start_at,
-                finish=finish_at,
-                completion_date=completion_date,
-                completion_minute=derived.completion[oid],
-                tardiness_minutes=tardiness,
-                days_late=days_late,
-                on_time=tardiness == 0,
-                routed=bool(order.ops),
-                binding=binding,
-                binding_work_center=binding_center,
-            )
+        ops, outcome = _order_result(
+            axis,
+            order,
+            starts,
+            derived.ends,
+            machine_of,
+            derived.ready[oid],
+            derived.completion[oid],
+            derived.tardiness.get(oid, 0),
         )
-        problems.extend(_problems_of(order, outcomes[-1], axis))
+        operations.extend(ops)
+        outcomes.append(outcome)
+        problems.extend(_problems_of(order, outcome, axis))
     if method == "dispatch":
         problems.append(
             ScheduleProblem(
@@ -1032,6 +1004,81 @@ def _extract(data: _ProblemData, starts: Mapping[OpKey, int], solution: _Solutio
         solve_seconds=solution.seconds,
         time_to_best_seconds=solution.time_to_best_seconds,
     )
+
+
+def _order_result(
+    axis: TimeAxis,
+    order: _OrderData,
+    starts: Mapping[OpKey, int],
+    ends: Mapping[OpKey, int],
+    machine_of: Mapping[OpKey, int],
+    ready: int,
+    completion: int,
+    tardiness: int,
+) -> tuple[list[ScheduledOperation], OrderOutcome]:
+    """One order's bars and outcome, from its operations' starts and ends and its ready minute."""
+    oid = order.order.id
+    day_minutes = axis.day_minutes
+    operations = []
+    earliest = ready
+    waits: dict[str, int] = {}
+    for op in order.ops:
+        start, end = starts[op.key], ends[op.key]
+        wait = start - _snap_to_window(op, earliest, day_minutes)
+        if wait > 0:
+            waits[op.work_center] = waits.get(op.work_center, 0) + wait
+        operations.append(
+            ScheduledOperation(
+                order=oid,
+                seq=op.key[1],
+                item=op.item,
+                work_center=op.work_center,
+                machine=machine_of[op.key],
+                start=axis.to_datetime(start),
+                end=axis.to_datetime(end, is_end=True),
+                start_minute=start,
+                end_minute=end,
+                duration_minutes=op.duration,
+                setup_minutes=op.setup_minutes,
+                wait_minutes=wait,
+            )
+        )
+        earliest = end
+    lead_days = order.lead_delay_minutes // day_minutes
+    if order.ops:
+        first, last = order.ops[0].key, order.ops[-1].key
+        finish_day = axis.finish_day(starts[last], ends[last])
+        start_at: datetime | None = axis.to_datetime(starts[first])
+        finish_at: datetime | None = axis.to_datetime(ends[last], is_end=True)
+    else:
+        finish_day = (completion - order.lead_delay_minutes - 1) // day_minutes
+        start_at = finish_at = None
+    completion_date = axis.date_of_day(finish_day + lead_days)
+    due = order.order.due
+    days_late = max(0, (completion_date - due).days) if due else 0
+    if waits:
+        binding, binding_center = Binding.CAPACITY, max(sorted(waits), key=lambda c: waits[c])
+    elif ready > 0:
+        binding, binding_center = Binding.MATERIAL, None
+    else:
+        binding, binding_center = Binding.PROCESSING, None
+    outcome = OrderOutcome(
+        order=oid,
+        item=order.order.item,
+        priority=order.order.priority,
+        due=due,
+        start=start_at,
+        finish=finish_at,
+        completion_date=completion_date,
+        completion_minute=completion,
+        tardiness_minutes=tardiness,
+        days_late=days_late,
+        on_time=tardiness == 0,
+        routed=bool(order.ops),
+        binding=binding,
+        binding_work_center=binding_center,
+    )
+    return operations, outcome
 
 
 def _machine_indexes(
@@ -1113,6 +1160,7 @@ def _run(
     data: _ProblemData,
     fixed: Mapping[OpKey, int] | None = None,
     not_later_than: Mapping[str, int] | None = None,
+    pinned: Mapping[OpKey, int] | None = None,
 ) -> Schedule:
     """data → horizon → variables → constraints → objective → solve → extract."""
     dispatched = _dispatch(data, fixed or {})
@@ -1122,6 +1170,8 @@ def _run(
     _add_constraints(model, data, v)
     for oid, minute in (not_later_than or {}).items():
         model.add(v.completion(data.orders[oid]) <= minute)
+    for key, minute in (pinned or {}).items():
+        model.add(v.start(key) == minute)
     goals = _define_objectives(data, v)
     _add_hint(model, data, v, dispatched)
     solution = _solve(model, goals, data.settings)
@@ -1167,14 +1217,17 @@ def evaluate_new_order(
     new_order: NewOrder,
     settings: ScheduleSettings | None = None,
     baseline: Schedule | None = None,
+    *,
+    keep_slots: bool = False,
 ) -> NewOrderEvaluation:
     """What if ``new_order`` were added: its completion date, what binds it, and whom it delays.
 
     Existing orders as important as the new one or more (priority number ≤ its priority) complete no later than
-    in ``baseline`` (the schedule of ``orders`` alone; computed with 40 % of the time limit if not given). Goals:
-    the new order's completion first, then weighted tardiness of all orders, then makespan and flow time.
-    ``binding_work_center`` is the work center the new order waits for longest (None when it waits for none:
-    then its release date or its own processing time binds).
+    in ``baseline`` (the schedule of ``orders`` alone; computed with 40 % of the time limit if not given); with
+    ``keep_slots`` they keep their operations' slots as well (the rule ``insert_new_order`` answers without the
+    solver). Goals: the new order's completion first, then weighted tardiness of all orders, then makespan and
+    flow time. ``binding_work_center`` is the work center the new order waits for longest (None when it waits
+    for none: then its release date or its own processing time binds).
     """
     settings = settings or ScheduleSettings()
     if new_order.qty <= 0:
@@ -1211,7 +1264,8 @@ def evaluate_new_order(
         for oid in before
         if oid in data.orders and before[oid].priority <= new_order.priority
     }
-    schedule = _run(data, fixed=fixed, not_later_than=protected)
+    pinned = {key: minute for key, minute in fixed.items() if key[0] in protected} if keep_slots else None
+    schedule = _run(data, fixed=fixed, not_later_than=protected, pinned=pinned)
     outcome = schedule.order(new_order.id)
     impacts = tuple(
         OrderImpact(
@@ -1236,6 +1290,431 @@ def evaluate_new_order(
         schedule=schedule,
         baseline=baseline,
     )
+
+
+@dataclass(frozen=True)
+class Insertion:
+    """A new order put into a schedule's free capacity without the solver (see ``insert_new_order``)."""
+
+    evaluation: NewOrderEvaluation
+    profile: CapacityProfile  # the work centers' busy time with the new order, for the next insertion
+
+
+def capacity_profile(plant: Plant, schedule: Schedule) -> CapacityProfile:
+    """When each work center is busy in ``schedule``, on its own axis of working minutes (see ``CapacityProfile``)."""
+    day_minutes = schedule.axis.day_minutes
+    windows: dict[str, int] = {}
+    spans: dict[str, list[BusySpan]] = {}
+    for op in schedule.operations:
+        window = windows.get(op.work_center)
+        if window is None:
+            window = windows[op.work_center] = window_minutes(plant.work_centers[op.work_center])
+        start = work_minute_at(op.start_minute, day_minutes, window)
+        spans.setdefault(op.work_center, []).append(
+            BusySpan(start, start + op.duration_minutes, op.order, op.seq)
+        )
+    return CapacityProfile({code: wc.machines for code, wc in plant.work_centers.items()}, spans)
+
+
+def insert_new_order(
+    plant: Plant,
+    orders: Sequence[ScheduleOrder],
+    new_order: NewOrder,
+    baseline: Schedule,
+    profile: CapacityProfile | None = None,
+) -> Insertion | None:
+    """``evaluate_new_order(..., keep_slots=True)`` without the solver, where the answer is exact; else None.
+
+    Orders as important as the new one or more keep their slots, and so do orders of lower priority that feed
+    one of them (through sub-assembly orders). Each operation of the new order, in routing order from its
+    earliest start, takes the earliest time its work center has a machine free for all of it among those
+    orders: since the other orders (of lower priority) can always give way, no schedule completes the new order
+    sooner, which is the solver's first goal. Orders of lower priority that then overlap give way by a right
+    shift: their operations, in the order they start in ``baseline``, keep their start where they still fit and
+    otherwise take the next time their work center has room (their later operations and parent orders follow),
+    so an order only moves later, and only because of the new order; the solver would instead re-optimize all of
+    them (its later goals), and may list other orders as impacts. Returns None when the new order would wait for
+    an order that may itself move within a bound (an order of lower priority feeding a protected one): only the
+    solver can tell then. ``profile`` is ``capacity_profile(plant, baseline)`` if known.
+    """
+    started = clock.perf_counter()
+    if new_order.qty <= 0:
+        raise InvalidInputError(
+            f"quantity must be positive, got {new_order.qty}", {"qty": str(new_order.qty)}
+        )
+    if new_order.item not in plant.items and new_order.item not in plant.routings:
+        raise InvalidInputError(f"unknown item {new_order.item}", {"item": new_order.item})
+    by_id = {order.id: order for order in orders}
+    if new_order.id in by_id:
+        raise InvalidInputError(f"order id {new_order.id} is already used", {"order": new_order.id})
+    axis = baseline.axis
+    day_minutes = axis.day_minutes
+    profile = profile or capacity_profile(plant, baseline)
+    before = {outcome.order: outcome for outcome in baseline.orders}
+    free, bounded = _giving_way(by_id, before, new_order.priority)
+    used: dict[str, WorkCenter] = {}
+    what_if = _order_data(
+        plant,
+        axis,
+        ScheduleOrder(
+            id=new_order.id,
+            item=new_order.item,
+            qty=new_order.qty,
+            due=new_order.due,
+            priority=new_order.priority,
+            status=OrderStatus.PLANNED,
+            release_date=new_order.earliest_start,
+        ),
+        (),
+        used,
+    )
+
+    def giving_way(span: BusySpan) -> bool:
+        return span.order in free
+
+    starts: dict[OpKey, int] = {}
+    ends: dict[OpKey, int] = {}
+    added: list[tuple[str, BusySpan]] = []
+    earliest = what_if.release_minute
+    for op in what_if.ops:
+        ready = work_minute_at(earliest, day_minutes, op.window)
+        start = profile.earliest_fit(op.work_center, ready, op.duration, skip=giving_way)
+        if start > ready and any(
+            s.order in bounded and s.start < start + op.duration and s.end > ready
+            for s in profile.spans(op.work_center)
+        ):
+            return None
+        added.append((op.work_center, BusySpan(start, start + op.duration, new_order.id, op.key[1])))
+        starts[op.key] = plant_minute_of(start, day_minutes, op.window)
+        ends[op.key] = _end_of(op, starts[op.key], day_minutes)
+        earliest = ends[op.key]
+    moved = _give_way(plant, axis, profile, baseline, by_id, free, added)
+    return _inserted(
+        plant, axis, profile, baseline, by_id, what_if, starts, ends, added, moved, before, started
+    )
+
+
+def _giving_way(
+    by_id: Mapping[str, ScheduleOrder], before: Mapping[str, OrderOutcome], priority: int
+) -> tuple[set[str], set[str]]:
+    """Orders of lower priority than ``priority``: those free to give way, and those bound to feed a protected
+    order in time (through their parent orders)."""
+    protected: dict[str, bool] = {}
+
+    def feeds_protected(oid: str) -> bool:
+        # Whether the order or one it feeds (parent, grandparent…) is protected; parent chains are acyclic.
+        chain = []
+        found = False
+        current: str | None = oid
+        while current is not None and current not in protected:
+            chain.append(current)
+            outcome = before.get(current)
+            if outcome is not None and outcome.priority <= priority:
+                found = True
+                break
+            order = by_id.get(current)
+            current = order.parent if order is not None else None
+        if not found and current is not None:
+            found = protected[current]
+        for oid_on_chain in chain:
+            protected[oid_on_chain] = found
+        return found
+
+    free: set[str] = set()
+    bounded: set[str] = set()
+    for oid, outcome in before.items():
+        if outcome.priority <= priority:
+            continue
+        order = by_id.get(oid)
+        parent = order.parent if order is not None else None
+        (bounded if parent is not None and feeds_protected(parent) else free).add(oid)
+    return free, bounded
+
+
+@dataclass
+class _Moves:
+    """Operations of orders that gave way: their new starts and ends, and their orders' new completions."""
+
+    starts: dict[OpKey, int] = field(default_factory=dict)
+    ends: dict[OpKey, int] = field(default_factory=dict)
+    completion: dict[str, int] = field(default_factory=dict)  # orders whose completion changed
+    spans: list[tuple[str, BusySpan]] = field(default_factory=list)
+
+
+def _give_way(
+    plant: Plant,
+    axis: TimeAxis,
+    profile: CapacityProfile,
+    baseline: Schedule,
+    by_id: Mapping[str, ScheduleOrder],
+    free: set[str],
+    added: list[tuple[str, BusySpan]],
+) -> _Moves:
+    """Right-shift the operations of the ``free`` orders that the ``added`` spans displace (see
+    ``insert_new_order``)."""
+    moves = _Moves()
+    new_on: dict[str, list[BusySpan]] = {}
+    for code, span in added:
+        new_on.setdefault(code, []).append(span)
+    machines = profile.machines
+    if not any(
+        CapacityProfile.peak([*profile.spans(code), *spans], span.start, span.end) > machines.get(code, 1)
+        for code, spans in new_on.items()
+        for span in spans
+    ):
+        return moves  # the new order fits in free time: nobody moves
+    day_minutes = axis.day_minutes
+    windows = {code: window_minutes(wc) for code, wc in plant.work_centers.items()}
+    children: dict[str, list[str]] = {}
+    for order in by_id.values():
+        if order.parent is not None:
+            children.setdefault(order.parent, []).append(order.id)
+    before = {outcome.order: outcome for outcome in baseline.orders}
+    release = {
+        oid: axis.first_minute_on_or_after(order.release_date) if order.release_date else 0
+        for oid, order in by_id.items()
+    }
+    lead = {
+        oid: (plant.items[order.item].lead_time_days if order.item in plant.items else 0) * day_minutes
+        for oid, order in by_id.items()
+    }
+    last_seq = {}
+    for op in baseline.operations:
+        last_seq[op.order] = max(last_seq.get(op.order, op.seq), op.seq)
+    done: set[OpKey] = set()
+    shifted: set[OpKey] = set()
+    last_end: dict[str, int] = {}  # end of each free order's latest operation placed so far
+
+    def completion(oid: str) -> int:
+        if oid in moves.completion:
+            return moves.completion[oid]
+        if oid in last_seq or oid not in free:
+            return before[oid].completion_minute
+        # An order without operations is ready when its sub-assembly orders are (see _unrouted_ready).
+        kids = [completion(kid) for kid in children.get(oid, ()) if kid in before]
+        value = max([release[oid] + 1, *kids]) + lead[oid]
+        if value != before[oid].completion_minute:
+            moves.completion[oid] = value
+        return value
+
+    def ignored(span: BusySpan) -> bool:
+        key = (span.order, span.seq)
+        return span.order in free and (key not in done or key in shifted)
+
+    for op in baseline.operations:  # in start order
+        if op.order not in free:
+            continue
+        key = (op.order, op.seq)
+        window = windows[op.work_center]
+        need = op.start_minute
+        if op.order in last_end:
+            need = max(need, last_end[op.order])
+        else:
+            for kid in children.get(op.order, ()):
+                if kid in before:
+                    need = max(need, completion(kid))
+        start = work_minute_at(op.start_minute, day_minutes, window)
+        span = BusySpan(start, start + op.duration_minutes, op.order, op.seq)
+        changed = new_on.get(op.work_center, ())
+        if need == op.start_minute and not any(s.start < span.end and s.end > span.start for s in changed):
+            done.add(key)
+            last_end[op.order] = op.end_minute
+            continue
+        fit = profile.earliest_fit(
+            op.work_center,
+            work_minute_at(need, day_minutes, window),
+            op.duration_minutes,
+            skip=ignored,
+            extra=changed,
+        )
+        done.add(key)
+        if fit == start:
+            last_end[op.order] = op.end_minute
+            continue
+        shifted.add(key)
+        new_start = plant_minute_of(fit, day_minutes, window)
+        moved = BusySpan(fit, fit + op.duration_minutes, op.order, op.seq)
+        new_on.setdefault(op.work_center, []).append(moved)
+        moves.spans.append((op.work_center, moved))
+        moves.starts[key] = new_start
+        moves.ends[key] = _end_at(new_start, op.duration_minutes, window, day_minutes)
+        last_end[op.order] = moves.ends[key]
+        if op.seq == last_seq[op.order]:
+            moves.completion[op.order] = moves.ends[key] + lead[op.order]
+    for oid in list(before):
+        if oid in free:
+            completion(oid)
+    return moves
+
+
+def _inserted(
+    plant: Plant,
+    axis: TimeAxis,
+    profile: CapacityProfile,
+    baseline: Schedule,
+    by_id: Mapping[str, ScheduleOrder],
+    what_if: _OrderData,
+    starts: dict[OpKey, int],
+    ends: dict[OpKey, int],
+    added: list[tuple[str, BusySpan]],
+    moves: _Moves,
+    before: Mapping[str, OrderOutcome],
+    started: float,
+) -> Insertion:
+    """The evaluation and schedule of an insertion: the baseline with the new order and the moves."""
+    day_minutes = axis.day_minutes
+    moved_orders = {key[0] for key in moves.starts} | set(moves.completion)
+    # Machines are numbered afterwards, as after a solve; only the work centers that changed are renumbered.
+    touched = {code for code, _ in added} | {code for code, _ in moves.spans}
+    new_keys = {(what_if.order.id, span.seq) for _, span in added}
+    spans_on: dict[str, list[tuple[OpKey, int, int]]] = {code: [] for code in touched}
+    baseline_ops: dict[str, list[ScheduledOperation]] = {}
+    for op in baseline.operations:
+        key = (op.order, op.seq)
+        if op.order in moved_orders:
+            baseline_ops.setdefault(op.order, []).append(op)
+        if op.work_center in touched:
+            start = moves.starts.get(key, op.start_minute)
+            spans_on[op.work_center].append((key, start, moves.ends.get(key, op.end_minute)))
+    for op in what_if.ops:
+        if op.key in new_keys:
+            spans_on[op.work_center].append((op.key, starts[op.key], ends[op.key]))
+    machine_of: dict[OpKey, int] = {}
+    for code, found in spans_on.items():
+        numbers = _assign_machines([(s, e) for _, s, e in found], plant.work_centers[code].machines)
+        machine_of.update(zip((key for key, _, _ in found), numbers, strict=True))
+
+    def result(
+        order: _OrderData,
+        op_starts: Mapping[OpKey, int],
+        op_ends: Mapping[OpKey, int],
+        ready: int,
+        completion: int,
+    ) -> tuple[list[ScheduledOperation], OrderOutcome]:
+        due_end = order.due_end_minute
+        tardiness = max(0, completion - due_end) if due_end is not None else 0
+        return _order_result(axis, order, op_starts, op_ends, machine_of, ready, completion, tardiness)
+
+    children: dict[str, list[str]] = {}
+    for order in by_id.values():
+        if order.parent is not None:
+            children.setdefault(order.parent, []).append(order.id)
+    rebuilt_ops: list[ScheduledOperation] = []
+    rebuilt: dict[str, OrderOutcome] = {}
+    for oid in moved_orders:
+        data = _order_data(plant, axis, by_id[oid], tuple(children.get(oid, ())), {})
+        op_starts = {(op.order, op.seq): op.start_minute for op in baseline_ops.get(oid, ())}
+        op_ends = {(op.order, op.seq): op.end_minute for op in baseline_ops.get(oid, ())}
+        for op in baseline_ops.get(oid, ()):
+            key = (op.order, op.seq)
+            machine_of.setdefault(key, op.machine)
+            op_starts[key] = moves.starts.get(key, op_starts[key])
+            op_ends[key] = moves.ends.get(key, op_ends[key])
+        kids = [
+            moves.completion.get(kid, before[kid].completion_minute) for kid in data.children if kid in before
+        ]
+        ready = max([data.release_minute, *kids])
+        ops, outcome = result(
+            data, op_starts, op_ends, ready, moves.completion.get(oid, before[oid].completion_minute)
+        )
+        rebuilt_ops.extend(ops)
+        rebuilt[oid] = outcome
+    if what_if.ops:
+        last = what_if.ops[-1].key
+        completion = ends[last] + what_if.lead_delay_minutes
+    else:
+        completion = _unrouted_ready(what_if) + what_if.lead_delay_minutes
+    new_ops, new_outcome = result(what_if, starts, ends, what_if.release_minute, completion)
+
+    operations = [
+        op
+        if machine_of.get((op.order, op.seq), op.machine) == op.machine
+        else replace(op, machine=machine_of[(op.order, op.seq)])
+        for op in baseline.operations
+        if op.order not in moved_orders
+    ]
+    operations.extend(rebuilt_ops)
+    operations.extend(new_ops)
+    operations.sort(key=lambda o: (o.start_minute, o.work_center, o.machine, o.order, o.seq))
+    outcomes = [rebuilt.get(o.order, o) for o in baseline.orders]
+    outcomes.append(new_outcome)
+
+    def last_end(outcome: OrderOutcome) -> int:
+        order = by_id.get(outcome.order)
+        item = plant.items.get(order.item) if order is not None else None
+        return outcome.completion_minute - (item.lead_time_days if item else 0) * day_minutes
+
+    objective = baseline.objective
+    weighted = (
+        objective.weighted_tardiness + priority_weight(new_outcome.priority) * new_outcome.tardiness_minutes
+    )
+    makespan = objective.makespan_minutes
+    flow = objective.total_completion_minutes
+    if new_outcome.routed:
+        makespan = max(makespan, ends[what_if.ops[-1].key])
+        flow += ends[what_if.ops[-1].key]
+    for oid, outcome in rebuilt.items():
+        old = before[oid]
+        weighted += priority_weight(outcome.priority) * (outcome.tardiness_minutes - old.tardiness_minutes)
+        if outcome.routed:
+            makespan = max(makespan, last_end(outcome))
+            flow += last_end(outcome) - last_end(old)
+    problems = [p for p in baseline.problems if p.order not in moved_orders]
+    problems.extend(
+        p
+        for oid, outcome in rebuilt.items()
+        for p in _problems_of(_order_data(plant, axis, by_id[oid], (), {}), outcome, axis)
+    )
+    problems.extend(_problems_of(what_if, new_outcome, axis))
+    schedule = Schedule(
+        operations=tuple(operations),
+        orders=tuple(outcomes),
+        status="FEASIBLE",
+        proven_optimal=False,
+        objective=ScheduleObjective(weighted, makespan, flow),
+        phases=(),
+        problems=tuple(problems),
+        axis=axis,
+        method="insertion",
+        solve_seconds=clock.perf_counter() - started,
+        time_to_best_seconds=0.0,
+    )
+    impacts = tuple(
+        OrderImpact(
+            order=oid,
+            priority=outcome.priority,
+            completion_before=before[oid].completion_date,
+            completion_after=outcome.completion_date,
+            slip_minutes=outcome.completion_minute - before[oid].completion_minute,
+            late_after=not outcome.on_time,
+        )
+        for oid, outcome in rebuilt.items()
+        if outcome.completion_minute > before[oid].completion_minute
+    )
+    evaluation = NewOrderEvaluation(
+        order=what_if.order.id,
+        completion_date=new_outcome.completion_date,
+        finish=new_outcome.finish,
+        binding=new_outcome.binding,
+        binding_work_center=new_outcome.binding_work_center,
+        waits=tuple(new_ops),
+        impacts=impacts,
+        schedule=schedule,
+        baseline=baseline,
+    )
+    return Insertion(
+        evaluation,
+        profile.with_spans([*added, *moves.spans], removed=list(moves.starts)),
+    )
+
+
+def _end_at(start: int, duration: int, window: int, day_minutes: int) -> int:
+    """End on the plant axis of work of ``duration`` minutes starting at ``start`` on a work center open
+    ``window`` minutes a day (the nights it spans included)."""
+    if duration == 0 or window == day_minutes:
+        return start + duration
+    nights = (start % day_minutes + duration - 1) // window
+    return start + duration + nights * (day_minutes - window)
 
 
 def compute_work_center_load(schedule: Schedule, plant: Plant) -> tuple[WorkCenterDayLoad, ...]:

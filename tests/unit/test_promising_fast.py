@@ -1,0 +1,173 @@
+"""Promising's fast paths against the solver: a new order inserted into free capacity, and memoized promises."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+from itertools import pairwise
+
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from planning.calendar import Calendar
+from planning.capacity import BusySpan, CapacityProfile, plant_minute_of, window_minutes, work_minute_at
+from planning.model import Item, Operation, Plant, Routing, Source, WorkCenter
+from planning.scheduling import (
+    NewOrder,
+    Schedule,
+    ScheduleOrder,
+    ScheduleSettings,
+    capacity_profile,
+    evaluate_new_order,
+    insert_new_order,
+    schedule_orders,
+)
+
+D = Decimal
+SOLVER = ScheduleSettings(time_limit_seconds=5.0, random_seed=0, num_workers=1)
+
+# ------------------------------------------------------------------------------------------ insertion
+
+
+@st.composite
+def shops(draw):
+    """A few work centers and routed items, open orders (some feeding others) and one new order."""
+    today = date(2026, 11, 30) + timedelta(days=draw(st.integers(0, 6)))
+    calendar = Calendar(
+        workdays=draw(st.sampled_from([frozenset(range(5)), frozenset(range(6)), frozenset(range(7))]))
+    )
+    centers = {
+        f"W{i}": WorkCenter(
+            f"W{i}", machines=draw(st.integers(1, 2)), hours_per_day=D(draw(st.sampled_from([4, 8, 16])))
+        )
+        for i in range(draw(st.integers(1, 3)))
+    }
+    items, routings = {}, {}
+    for i in range(draw(st.integers(1, 3))):
+        code = f"P{i}"
+        items[code] = Item(code, source=Source.MAKE, lead_time_days=draw(st.integers(0, 2)))
+        ops = tuple(
+            Operation(
+                seq=10 * (k + 1),
+                work_center=draw(st.sampled_from(sorted(centers))),
+                setup_minutes=D(draw(st.integers(0, 60))),
+                run_minutes_per_unit=D(draw(st.integers(1, 40))),
+            )
+            for k in range(draw(st.integers(1, 3)))
+        )
+        routings[code] = Routing(code, ops)
+    orders: list[ScheduleOrder] = []
+    for n in range(draw(st.integers(0, 5))):
+        parent = None
+        if orders and draw(st.booleans()) and draw(st.booleans()):
+            parent = orders[draw(st.integers(0, len(orders) - 1))].id
+        orders.append(
+            ScheduleOrder(
+                id=f"MO-{n}",
+                item=draw(st.sampled_from(sorted(items))),
+                qty=D(draw(st.integers(1, 20))),
+                due=today + timedelta(days=draw(st.integers(0, 8))),
+                priority=draw(st.integers(1, 9)),
+                release_date=today + timedelta(days=draw(st.integers(0, 3))) if draw(st.booleans()) else None,
+            )
+        )
+        if parent is not None:
+            # A sub-assembly order: the later one feeds the earlier (no cycles by construction).
+            orders[-1] = ScheduleOrder(**{**_fields(orders[-1]), "parent": parent})
+    plant = Plant(today=today, items=items, calendar=calendar, work_centers=centers, routings=routings)
+    new = NewOrder(
+        item=draw(st.sampled_from(sorted(items))),
+        qty=D(draw(st.integers(1, 20))),
+        priority=draw(st.integers(1, 9)),
+        earliest_start=today + timedelta(days=draw(st.integers(0, 3))),
+        due=today + timedelta(days=draw(st.integers(0, 8))),
+    )
+    return plant, orders, new
+
+
+def _fields(order: ScheduleOrder) -> dict:
+    return {name: getattr(order, name) for name in ScheduleOrder.__slots__}
+
+
+def _check_feasible(plant: Plant, schedule: Schedule) -> None:
+    """Capacity on every work center's axis of working minutes, and every order's operations in sequence."""
+    day = schedule.axis.day_minutes
+    spans: dict[str, list[tuple[int, int]]] = {}
+    for op in schedule.operations:
+        window = window_minutes(plant.work_centers[op.work_center])
+        start = work_minute_at(op.start_minute, day, window)
+        assert plant_minute_of(start, day, window) == op.start_minute  # starts while the work center is open
+        spans.setdefault(op.work_center, []).append((start, start + op.duration_minutes))
+    for code, found in spans.items():
+        for start, _ in found:
+            busy = sum(1 for s, e in found if s <= start < e)
+            assert busy <= plant.work_centers[code].machines, (code, start)
+    by_order: dict[str, list] = {}
+    for op in schedule.operations:
+        by_order.setdefault(op.order, []).append(op)
+    for ops in by_order.values():
+        ops.sort(key=lambda o: o.seq)
+        for a, b in pairwise(ops):
+            assert b.start_minute >= a.end_minute
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(shops())
+def test_insertion_completes_when_the_solver_does(case):
+    plant, orders, new = case
+    baseline = schedule_orders(plant, orders, SOLVER)
+    inserted = insert_new_order(plant, orders, new, baseline)
+    solved = evaluate_new_order(plant, orders, new, SOLVER, baseline, keep_slots=True)
+    # The solver's first goal is the new order's completion: compare only where it proved it.
+    assume(solved.schedule.phases and solved.schedule.phases[0].status == "OPTIMAL")
+    if inserted is None:
+        return  # it would wait for an order that may itself move: the solver answers
+    fast = inserted.evaluation
+    assert fast.completion_date == solved.completion_date
+    assert fast.schedule.order(new.id).completion_minute == solved.schedule.order(new.id).completion_minute
+    _check_feasible(plant, fast.schedule)
+    before = {o.order: o for o in baseline.orders}
+    before_ops = {(op.order, op.seq): op for op in baseline.operations}
+    for op in fast.schedule.operations:
+        if op.order == new.id:
+            continue
+        old = before_ops[(op.order, op.seq)]
+        if before[op.order].priority <= new.priority:
+            assert op.start_minute == old.start_minute  # protected orders keep their slots
+        else:
+            assert op.start_minute >= old.start_minute  # the others only give way
+    for impact in fast.impacts:
+        assert impact.priority > new.priority and impact.slip_minutes > 0
+    # A second order goes into the schedule with the first, as the builds of one promise do.
+    first = ScheduleOrder(new.id, new.item, new.qty, new.due, new.priority, release_date=new.earliest_start)
+    second = NewOrder(new.item, new.qty, new.priority, new.earliest_start, new.due, id="NEW-2")
+    chained = insert_new_order(plant, [*orders, first], second, fast.schedule, inserted.profile)
+    if chained is not None:
+        solved_again = evaluate_new_order(
+            plant, [*orders, first], second, SOLVER, fast.schedule, keep_slots=True
+        )
+        if solved_again.schedule.phases[0].status == "OPTIMAL":
+            assert chained.evaluation.completion_date == solved_again.completion_date
+            _check_feasible(plant, chained.evaluation.schedule)
+    # The profile handed on is the new schedule's.
+    again = capacity_profile(plant, fast.schedule)
+    for code in plant.work_centers:
+        assert sorted((s.start, s.end, s.order, s.seq) for s in inserted.profile.spans(code)) == sorted(
+            (s.start, s.end, s.order, s.seq) for s in again.spans(code)
+        )
+
+
+def test_earliest_fit_on_two_machines():
+    profile = CapacityProfile(
+        {"W": 2},
+        {"W": [_span(0, 5, "A"), _span(10, 15, "B"), _span(3, 12, "C")]},
+    )
+    # Two operations at once in [3, 5) and [10, 12): 6 minutes fit only from 12, when C is done.
+    assert profile.earliest_fit("W", 0, 6) == 12
+    # 4 minutes fit in [5, 10) beside C.
+    assert profile.earliest_fit("W", 0, 4) == 5
+    assert profile.earliest_fit("W", 0, 6, skip=lambda s: s.order == "C") == 0
+
+
+def _span(start: int, end: int, order: str) -> BusySpan:
+    return BusySpan(start, end, order, 10)
