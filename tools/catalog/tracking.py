@@ -32,7 +32,7 @@ from tools.catalog.subcontracting import GetSubcontractOrderIn, get_subcontract_
 from tools.context import ToolContext
 from tools.errors import ToolError
 from tools.registry import tool
-from tools.reports.flow import FlowStore, OrderRow, SalesLine, dec
+from tools.reports.flow import FlowStore, OrderRow, SalesLine, dec, gc_paused
 from tools.reports.projection import LineProjection, OrderProjection, PeggedSupply, Projector, Risk
 from tools.snapshot import OPEN_PRODUCTION, OPEN_SALES
 from tools.types import Num
@@ -383,6 +383,7 @@ def track_sales_lines(
     else:
         lines = store.sales_lines_of(ids)
     projector = Projector(store)
+    projector.prefetch(lines=lines)
     return store, [projector.line(ln.id) for ln in lines]
 
 
@@ -424,6 +425,11 @@ def get_sales_order_tracking(ctx: ToolContext, args: GetSalesOrderTrackingIn) ->
     filter it reports every open order. Projected dates come from the pegged material flow (fast, no
     capacity check); ``capacity_check`` adds promising's capacity-checked estimate for one order. Quantities
     are in each item's unit; read-only."""
+    with gc_paused():
+        return _get_sales_order_tracking(ctx, args)
+
+
+def _get_sales_order_tracking(ctx: ToolContext, args: GetSalesOrderTrackingIn) -> GetSalesOrderTrackingOut:
     store, projections = track_sales_lines(ctx, args)
     checked = _capacity_estimates(ctx, args.sales_order) if args.capacity_check and args.sales_order else {}
     if args.at_risk_only:
@@ -626,9 +632,17 @@ def get_production_order_tracking(
     so), status, the planned finish (due date) against the projected finish from its material, a late flag
     and the typed risks behind it. Give ``production_order`` for one order; default: every open production
     and rework order. Read-only."""
+    with gc_paused():
+        return _get_production_order_tracking(ctx, args)
+
+
+def _get_production_order_tracking(
+    ctx: ToolContext, args: GetProductionOrderTrackingIn
+) -> GetProductionOrderTrackingOut:
     store = FlowStore(ctx.session, ctx.today)
     orders = _select_orders(store, args.production_order, args.status, ("production", "rework"))
     projector = Projector(store)
+    projector.prefetch(orders=orders)
     projections = [projector.order(o.id) for o in orders]
     page = projections[args.offset : args.offset + args.limit]
     ops = _routing_ops(ctx, [p.order.item_id for p in page])
@@ -752,6 +766,11 @@ def get_subcontract_tracking(ctx: ToolContext, args: GetSubcontractTrackingIn) -
     received, accepted, rejected and in QC, the open quantity, due date, projected finish, overdue flag and
     risks. Give ``subcontract_order`` for one order or ``supplier`` for one subcontractor; default: every
     order not closed or cancelled. Read-only."""
+    with gc_paused():
+        return _get_subcontract_tracking(ctx, args)
+
+
+def _get_subcontract_tracking(ctx: ToolContext, args: GetSubcontractTrackingIn) -> GetSubcontractTrackingOut:
     store = FlowStore(ctx.session, ctx.today)
     if args.subcontract_order is not None:
         order = store.order_by_code(args.subcontract_order)
@@ -767,6 +786,7 @@ def get_subcontract_tracking(ctx: ToolContext, args: GetSubcontractTrackingIn) -
         orders = sorted(store.load_orders_where(cond), key=lambda o: o.code)
     projector = Projector(store)
     page = orders[args.offset : args.offset + args.limit]
+    projector.prefetch(orders=page)
     line_refs = _line_refs(ctx, [o.sales_order_line_id for o in page if o.sales_order_line_id])
     out = []
     overdue = 0
@@ -876,6 +896,11 @@ def get_warnings(ctx: ToolContext, args: GetWarningsIn) -> GetWarningsOut:
     subcontract orders overdue or due within ``days`` and not complete; purchase order lines overdue, or due
     after the date the orders pegged to them need them. Each warning is a typed problem record with its
     cause and the record ids involved, most severe first. Read-only."""
+    with gc_paused():
+        return _get_warnings(ctx, args)
+
+
+def _get_warnings(ctx: ToolContext, args: GetWarningsIn) -> GetWarningsOut:
     today = ctx.today
     store = FlowStore(ctx.session, today)
     store.load_everything()

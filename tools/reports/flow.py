@@ -14,8 +14,10 @@ for the rest of the pool only with what its linked orders do not cover.
 
 from __future__ import annotations
 
+import gc
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -25,7 +27,6 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from data_model.dataset_store import effective_bom_map
-from data_model.stock import on_hand
 from data_model.tables import (
     Bom,
     BomLine,
@@ -50,6 +51,22 @@ from tools.snapshot import OPEN_PRODUCTION, OPEN_PURCHASE, OPEN_SALES, load_cale
 DEDICATED_KINDS = ("production", "subcontract")
 # SQLite allows 32766 bound parameters per statement; stay well below
 CHUNK = 5000
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a report builds its many small, acyclic records.
+
+    A report over every open order keeps a hundred thousand of them alive; each collection would rescan them
+    all (as planning.mrp does for its runs). Reference counting frees them anyway.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def dec(value: object) -> Decimal:
@@ -206,6 +223,7 @@ class FlowStore:
         self._bom_children: dict[int, tuple[int, ...]] = {}
         self._clt: dict[int, int] = {}
         self._all_boms = False
+        self._location_kinds: dict[int, str] | None = None
         self._workdays: dict[tuple[date, int, bool], date] = {}
         self._dedications: dict[int, Dedication] = {}
 
@@ -237,27 +255,40 @@ class FlowStore:
         self.loaded = set(self.items)
         self.everything = True
 
-    def _ledger_balances(self) -> tuple[dict[int, Decimal], dict[int, Decimal]]:
+    def _ledger_balances(
+        self, item_ids: Sequence[int] | None = None
+    ) -> tuple[dict[int, Decimal], dict[int, Decimal]]:
         """Our own stock and goods in inspection per item, summed from the ledger in one pass per direction.
 
         The same figures as data_model.stock.on_hand with kinds ("stock",) and ("inspection",): moves into a
         location of the kind count up, moves out count down, customer-owned moves not at all.
         """
-        kinds = dict(self._execute(sa.select(Location.id, Location.kind)).all())
-        stock_ids = [i for i, k in kinds.items() if k == "stock"]
-        qc_ids = [i for i, k in kinds.items() if k == "inspection"]
+        if self._location_kinds is None:
+            self._location_kinds = dict(self._execute(sa.select(Location.id, Location.kind)).all())
+        stock_ids = [i for i, k in self._location_kinds.items() if k == "stock"]
+        qc_ids = [i for i, k in self._location_kinds.items() if k == "inspection"]
         stock: dict[int, Decimal] = defaultdict(Decimal)
         qc: dict[int, Decimal] = defaultdict(Decimal)
         if not stock_ids and not qc_ids:
             return {}, {}
+        own = StockMove.owner_customer_id.is_(None)
         for column, sign in ((StockMove.to_location_id, 1), (StockMove.from_location_id, -1)):
+            # for a few items only the item filter goes in WHERE: SQLite would otherwise walk the location or
+            # owner index, which covers nearly every move
+            where = (
+                StockMove.item_id.in_(item_ids)
+                if item_ids is not None
+                else sa.and_(column.in_(stock_ids + qc_ids), own)
+            )
             for item_id, in_stock, in_qc in self._execute(
                 sa.select(
                     StockMove.item_id,
-                    sa.func.sum(sa.case((column.in_(stock_ids or [-1]), StockMove.qty), else_=0)),
-                    sa.func.sum(sa.case((column.in_(qc_ids or [-1]), StockMove.qty), else_=0)),
+                    sa.func.sum(
+                        sa.case((sa.and_(column.in_(stock_ids or [-1]), own), StockMove.qty), else_=0)
+                    ),
+                    sa.func.sum(sa.case((sa.and_(column.in_(qc_ids or [-1]), own), StockMove.qty), else_=0)),
                 )
-                .where(column.in_(stock_ids + qc_ids), StockMove.owner_customer_id.is_(None))
+                .where(where)
                 .group_by(StockMove.item_id)
             ):
                 stock[item_id] += sign * dec(in_stock)
@@ -278,8 +309,9 @@ class FlowStore:
             self._load_components(chunk)
             self._load_sales_lines(sa.and_(SalesOrderLine.item_id.in_(chunk), _open_lines()))  # type: ignore[attr-defined]
             self._load_purchase_lines(chunk)
-            self.stock.update(on_hand(self.session, chunk))
-            self.in_qc.update(on_hand(self.session, chunk, kinds=("inspection",)))
+            stock, in_qc = self._ledger_balances(chunk)
+            self.stock.update(stock)
+            self.in_qc.update(in_qc)
         line_ids = sorted({i for item in wanted for i in self._item_lines.get(item, ())})
         self._load_linked_to(line_ids)
         self.loaded.update(wanted)
@@ -567,6 +599,10 @@ class FlowStore:
             below = {c for i in frontier for c in self._bom_children[i]}
             self._load_items(sorted(below))
             frontier = sorted(i for i in below if i not in self._bom_children)
+
+    def load_bom_structure(self, item_ids: Iterable[int]) -> None:
+        """The BOMs in force below these items, loaded together (before asking their cumulative lead times)."""
+        self._load_bom_children(item_ids)
 
     def cumulative_lead_days(self, item_id: int) -> int:
         """Working days to resupply an item from nothing: its lead time plus its longest component chain

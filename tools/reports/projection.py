@@ -18,6 +18,7 @@ Problems come back as typed risk records with their cause and the records on the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -147,6 +148,47 @@ class Projector:
         self._orders: dict[int, OrderProjection] = {}
         self._lines: dict[int, LineProjection] = {}
         self._stack: set[int] = set()
+
+    # ------------------------------------------------------------------------------------------- loading
+
+    def prefetch(self, lines: Sequence[SalesLine] = (), orders: Sequence[OrderRow] = ()) -> None:
+        """Load what the projections of these lines and orders will read, one level of the pegging at a time
+        (a few queries per level instead of a few per order)."""
+        store = self.store
+        if store.everything:
+            return
+        store.ensure_items({ln.item_id for ln in lines} | {o.item_id for o in orders})
+        todo = {o.id for o in orders}
+        short: set[int] = set()  # items some demand gets nothing for: their cumulative lead time is asked
+        for ln in lines:
+            todo.update(o.id for o in store.linked_orders(ln.id))
+            if ln.is_demand:
+                peg = store.pegging(ln.item_id).by_demand.get(ln.ref)
+                todo.update(self._receipt_orders(peg))
+                if peg is not None and peg.uncovered > 0:
+                    short.add(ln.item_id)
+        seen: set[int] = set()
+        while todo:
+            seen |= todo
+            batch = [i for i in sorted(todo) if store.orders[i].open_qty > 0]
+            store.ensure_orders(batch)
+            found: set[int] = set()
+            for order_id in batch:
+                code = store.orders[order_id].code
+                for item_id in {c.item_id for c in store.components[order_id] if c.remaining > 0}:
+                    peg = store.pegging(item_id).by_demand.get(code)
+                    found.update(self._receipt_orders(peg))
+                    if peg is not None and peg.uncovered > 0:
+                        short.add(item_id)
+            todo = found - seen
+        store.load_bom_structure(short)
+
+    def _receipt_orders(self, peg: Pegging | None) -> set[int]:
+        if peg is None:
+            return set()
+        kinds = (SupplyKind.PRODUCTION, SupplyKind.SUBCONTRACT)
+        ids = (self.store.order_ids.get(r.supply.id) for r in peg.receipts if r.supply.kind in kinds)
+        return {i for i in ids if i is not None}
 
     # ------------------------------------------------------------------------------------------- dates
 
