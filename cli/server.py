@@ -34,7 +34,8 @@ def serve(
     port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
     db: DbOption = None,
 ) -> None:
-    """Serve the HTTP API (tools, proposals; OpenAPI docs at /docs); every call needs a bearer token."""
+    """Serve the web app (/ui, sign in with a user's password) and the HTTP API (/api/v1, OpenAPI docs at /docs;
+    every API call needs a bearer token) on one port."""
     import uvicorn
 
     from api.app import create_app

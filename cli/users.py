@@ -101,7 +101,18 @@ def passwd(
 
 @app.command("demo")
 def demo(db: DbOption = None) -> None:
-    """Create one demo user per role (demo-sales … demo-admin) and print their fresh tokens once."""
+    """Create one demo user per role (demo-sales … demo-admin); print their fresh tokens and the web password."""
+    from data_model.settings import get_settings
     from tools.auth import ensure_demo_users
 
-    emit_json(_run(db, ensure_demo_users))
+    password = get_settings().ui_demo_password
+    tokens = _run(db, lambda session: ensure_demo_users(session, password))
+    emit_json(
+        {
+            "web_sign_in": {
+                "users": sorted(tokens),
+                "password": password or "(none: ORDERPILOT_UI_DEMO_PASSWORD is empty)",
+            },
+            "api_tokens": tokens,
+        }
+    )

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("ORDERPILOT_LLM_BASE_URL", "")
 os.environ.setdefault("ORDERPILOT_LLM_API_KEY", "")
+os.environ.setdefault("ORDERPILOT_UI_ENABLED", "false")  # API tests skip building the web app; UI tests ask for it
 
 from tests.helpers import BIKE_COSTING_YAML, BIKE_YAML, DEMO_YAML, load_into
 

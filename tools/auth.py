@@ -199,14 +199,17 @@ def may_approve(role: str, approver_roles: tuple[str, ...]) -> bool:
     return role in APPROVE_ALL_ROLES or role in approver_roles
 
 
-def ensure_demo_users(session: Session) -> dict[str, str]:
+def ensure_demo_users(session: Session, password: str = "") -> dict[str, str]:
     """One user per role (demo-sales, demo-planner, …, demo-admin), each with a fresh token that replaces
-    any earlier demo token; returns ``{username: token}`` to print once."""
+    any earlier demo token (and ``password`` for the web sign-in when given); returns ``{username: token}``
+    to print once."""
     tokens: dict[str, str] = {}
     for role in ROLES:
         username = f"demo-{role}"
         if session.exec(select(User).where(User.username == username)).first() is None:
             create_user(session, username, role, display_name=f"Demo {role}")
+        if password:
+            set_password(session, username, password)
         revoke_tokens(session, username, name=DEMO_TOKEN_NAME)
         tokens[username] = issue_token(session, username, name=DEMO_TOKEN_NAME)
     return tokens

@@ -147,7 +147,8 @@ def test_users_commands(sqlite_url: str) -> None:
         actor = authenticate_token(ctx.session, token)
         assert actor is not None and actor.username == "bea"
     demo = json.loads(run(users_cli, ["demo", "--db", sqlite_url]).stdout)
-    assert sorted(demo) == sorted(f"demo-{r}" for r in ROLES)
+    assert sorted(demo["api_tokens"]) == sorted(f"demo-{r}" for r in ROLES)
+    assert demo["web_sign_in"]["password"] == "orderpilot"
 
 
 def test_proposals_commands_confirm_as_a_user(shop_sqlite_url: str) -> None:
