@@ -28,8 +28,10 @@ from __future__ import annotations
 
 import bisect
 import math
+import threading
 import time as clock
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, KeysView, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
@@ -37,7 +39,7 @@ from enum import StrEnum
 
 from planning.bom import BomIndex, EffectiveLine, bom_index
 from planning.calendar import Calendar
-from planning.capacity import window_minutes
+from planning.capacity import CapacityProfile, window_minutes
 from planning.errors import InfeasibleError, InvalidInputError
 from planning.lot_sizing import LotSizingRule, is_countable, size_lots
 from planning.model import ZERO, Demand, DemandKind, Item, Plant, Source, Supply, SupplyKind
@@ -48,8 +50,10 @@ from planning.scheduling import (
     Schedule,
     ScheduleOrder,
     ScheduleSettings,
+    capacity_profile,
     collect_production_orders,
     evaluate_new_order,
+    insert_new_order,
     schedule_orders,
 )
 
@@ -328,27 +332,59 @@ class _Lot:
     order_qty: Decimal
 
 
-class _Ledger:
-    """Free supply per item (stock, open orders, surplus of new orders), built per item on first use."""
+class _Trace:
+    """What each demand of a sequence read and took from a ledger: which items, and how much from which lot."""
 
-    def __init__(self, build: Callable[[str], list[_Lot]], lots: dict[str, list[_Lot]] | None = None) -> None:
+    def __init__(self) -> None:
+        self.reads: list[set[str]] = []  # per demand, in sequence
+        self.takes: dict[str, list[tuple[int, int, Decimal]]] = {}  # per item: (demand, lot position, qty)
+
+    def begin(self) -> None:
+        """The next demand of the sequence starts."""
+        self.reads.append(set())
+
+    def read(self, code: str) -> None:
+        self.reads[-1].add(code)
+
+    def took(self, code: str, position: int, qty: Decimal) -> None:
+        self.takes.setdefault(code, []).append((len(self.reads) - 1, position, qty))
+
+
+class _Ledger:
+    """Free supply per item (stock, open orders, surplus of new orders), built per item on first use.
+
+    A ledger made ``over`` another starts as a copy of it, item by item when it first reads one: the ledger
+    under it must not change any more. With a ``trace``, reads and takes are recorded; a ``replay`` is applied to
+    an item's lots when the ledger first reads it.
+    """
+
+    def __init__(self, build: Callable[[str], list[_Lot]], over: _Ledger | None = None) -> None:
         self._build = build
-        self._lots: dict[str, list[_Lot]] = lots if lots is not None else {}
+        self._over = over
+        self._lots: dict[str, list[_Lot]] = {}
+        self.trace: _Trace | None = None
+        self.replay: Callable[[str, list[_Lot]], None] | None = None
 
     def lots(self, code: str) -> list[_Lot]:
         lots = self._lots.get(code)
         if lots is None:
-            lots = self._lots[code] = self._build(code)
+            source = None
+            under = self._over
+            while under is not None and source is None:
+                source = under._lots.get(code)
+                under = under._over
+            if source is not None:
+                lots = [_Lot(x.day, x.qty, x.kind, x.ref, x.order_qty) for x in source]
+            else:
+                lots = self._build(code)
+            if self.replay is not None:
+                self.replay(code, lots)
+            self._lots[code] = lots
         return lots
 
-    def copy(self) -> _Ledger:
-        return _Ledger(
-            self._build,
-            {
-                code: [_Lot(x.day, x.qty, x.kind, x.ref, x.order_qty) for x in lots]
-                for code, lots in self._lots.items()
-            },
-        )
+    def touched(self) -> KeysView[str]:
+        """Items this ledger has read (those it holds its own lots for), as a live view."""
+        return self._lots.keys()
 
     def free(self, code: str, upto: int) -> Decimal:
         return sum((lot.qty for lot in self.lots(code) if lot.day <= upto), ZERO)
@@ -359,19 +395,21 @@ class _Ledger:
         """Take up to ``qty`` from lots available on days (``after``, ``upto``], earliest (or latest) first."""
         if qty <= 0:
             return []
-        lots = [
-            lot
-            for lot in self.lots(code)
-            if lot.qty > 0 and lot.day <= upto and (after is None or lot.day > after)
-        ]
-        if latest_first:
-            lots.reverse()
+        lots = self.lots(code)
+        trace = self.trace
+        if trace is not None:
+            trace.read(code)
         taken = []
-        for lot in lots:
+        for position in range(len(lots) - 1, -1, -1) if latest_first else range(len(lots)):
+            lot = lots[position]
+            if lot.qty <= 0 or lot.day > upto or (after is not None and lot.day <= after):
+                continue
             q = min(lot.qty, qty)
             lot.qty -= q
             qty -= q
             taken.append((lot, q))
+            if trace is not None:
+                trace.took(code, position, q)
             if qty <= 0:
                 break
         return taken
@@ -410,43 +448,55 @@ class _Budget:
 
 
 class _CapacityBase:
-    """Existing production orders on one plant's work centers: their baseline schedule, computed once."""
+    """Existing production orders on one plant's work centers: their baseline schedule, computed once (with the
+    CP-SAT time the first call that needs it has left), and the what-ifs solved against it."""
 
     def __init__(
         self,
         plant: Plant,
         orders: Sequence[ScheduleOrder],
-        settings: PromiseSettings,
-        budget: _Budget,
+        settings: ScheduleSettings,
         baseline: Schedule | None = None,
     ) -> None:
         self.plant = plant
         self.orders = tuple(orders)
         self.settings = settings
-        self.budget = budget
         self._baseline = baseline
-        self._tried = baseline is not None
+        self._infeasible = False
         self._completion: dict[str, date] = {}
-        # What-ifs already solved, by the chain of new orders before them: levers re-run the same builds.
+        self._profile: CapacityProfile | None = None
+        # What-ifs already solved, by the chain of new orders before them: levers and later promises re-run
+        # the same builds.
         self.placements: dict[tuple, _Placement | None] = {}
 
-    def baseline(self) -> Schedule | None:
-        if not self._tried:
-            self._tried = True
-            limit = self.budget.take(self.settings.schedule.time_limit_seconds)
-            if limit is not None:
-                try:
-                    self._baseline = schedule_orders(
-                        self.plant, self.orders, replace(self.settings.schedule, time_limit_seconds=limit)
-                    )
-                except InfeasibleError:
-                    self._baseline = None
-        if self._baseline is not None and not self._completion:
+    def baseline(self, budget: _Budget) -> Schedule | None:
+        if self._baseline is None and not self._infeasible:
+            limit = budget.take(self.settings.time_limit_seconds)
+            if limit is None:
+                return None  # no time left in this call: a later one may still compute it
+            try:
+                self._baseline = schedule_orders(
+                    self.plant, self.orders, replace(self.settings, time_limit_seconds=limit)
+                )
+            except InfeasibleError:
+                self._infeasible = True
+                return None
             self._completion = {o.order: o.completion_date for o in self._baseline.orders}
         return self._baseline
 
-    def completion(self, order_id: str) -> date | None:
-        return self._completion.get(order_id) if self.baseline() is not None else None
+    def completion(self, order_id: str, budget: _Budget) -> date | None:
+        if self.baseline(budget) is None:
+            return None
+        if not self._completion and self._baseline is not None:
+            self._completion = {o.order: o.completion_date for o in self._baseline.orders}
+        return self._completion.get(order_id)
+
+    def profile(self) -> CapacityProfile:
+        """The baseline's busy time per work center (the baseline must be known)."""
+        if self._profile is None:
+            assert self._baseline is not None
+            self._profile = capacity_profile(self.plant, self._baseline)
+        return self._profile
 
 
 @dataclass(frozen=True, slots=True)
@@ -458,17 +508,27 @@ class _Placement:
     slots: tuple[CapacitySlot, ...]
     order: ScheduleOrder  # the new order as later evaluations see it
     schedule: Schedule  # the schedule with it
+    profile: CapacityProfile | None  # its busy time, when known
 
 
 class _CapacityChain:
-    """New builds of one scenario, each evaluated against the schedule that already holds the earlier ones."""
+    """New builds of one scenario, each evaluated against the schedule that already holds the earlier ones.
 
-    def __init__(self, base: _CapacityBase, priority: int, time_limit_seconds: float | None = None) -> None:
+    A build goes into the free capacity the schedule leaves (``insert_new_order``: no solver) whenever that is
+    exact; otherwise CP-SAT evaluates it under the same rule (orders as important keep their slots), within the
+    time budget of the call.
+    """
+
+    def __init__(
+        self, base: _CapacityBase, budget: _Budget, priority: int, time_limit_seconds: float
+    ) -> None:
         self.base = base
+        self.budget = budget
         self.priority = priority
-        self.time_limit_seconds = time_limit_seconds or base.settings.evaluation_time_limit_seconds
+        self.time_limit_seconds = time_limit_seconds
         self.orders: list[ScheduleOrder] = list(base.orders)
         self.current: Schedule | None = None
+        self.profile: CapacityProfile | None = None
         self.count = 0
 
     def place(self, item: str, qty: Decimal, release: date, due: date | None) -> _Placement | None:
@@ -489,23 +549,34 @@ class _CapacityChain:
         return placement
 
     def _evaluate(self, item: str, qty: Decimal, release: date, due: date | None) -> _Placement | None:
-        schedule = self.current or self.base.baseline()
+        schedule = self.current or self.base.baseline(self.budget)
         if schedule is None:
             return None
-        limit = self.base.budget.take(self.time_limit_seconds)
-        if limit is None:
-            return None
         order_id = f"NEW-{self.count + 1}"
-        try:
-            ev = evaluate_new_order(
-                self.base.plant,
-                self.orders,
-                NewOrder(item, qty, self.priority, earliest_start=release, due=due, id=order_id),
-                replace(self.base.settings.schedule, time_limit_seconds=limit),
-                schedule,
-            )
-        except InfeasibleError:
-            return None
+        new = NewOrder(item, qty, self.priority, earliest_start=release, due=due, id=order_id)
+        if self.current is None:
+            profile = self.base.profile()
+        else:
+            profile = self.profile or capacity_profile(self.base.plant, self.current)
+        inserted = insert_new_order(self.base.plant, self.orders, new, schedule, profile)
+        if inserted is not None:
+            ev, after = inserted.evaluation, inserted.profile
+        else:
+            limit = self.budget.take(self.time_limit_seconds)
+            if limit is None:
+                return None
+            try:
+                ev = evaluate_new_order(
+                    self.base.plant,
+                    self.orders,
+                    new,
+                    replace(self.base.settings, time_limit_seconds=limit),
+                    schedule,
+                    keep_slots=True,
+                )
+            except InfeasibleError:
+                return None
+            after = None
         slots = tuple(
             CapacitySlot(order_id, op.item, op.seq, op.work_center, op.start, op.end, op.wait_minutes)
             for op in ev.waits
@@ -520,6 +591,7 @@ class _CapacityChain:
                 order_id, item, qty, due, self.priority, OrderStatus.PLANNED, release_date=release
             ),
             schedule=ev.schedule,
+            profile=after,
         )
 
     def commit(self, placement: _Placement) -> None:
@@ -527,24 +599,25 @@ class _CapacityChain:
         self.count += 1
         self.orders.append(placement.order)
         self.current = placement.schedule
+        self.profile = placement.profile
 
     def impacts(self, days: _Days) -> list[PromiseImpact]:
         """Existing production orders that complete later than in the baseline."""
-        baseline = self.base.baseline()
+        baseline = self.base.baseline(self.budget)
         if self.current is None or baseline is None:
             return []
         before = {o.order: o for o in baseline.orders}
+        qty = {x.id: x.qty for x in self.base.orders}
         out = []
         for o in self.current.orders:
             old = before.get(o.order)
             if old is not None and o.completion_date > old.completion_date:
-                order = next(x for x in self.base.orders if x.id == o.order)
                 out.append(
                     PromiseImpact(
                         kind=ImpactKind.PRODUCTION_ORDER,
                         order=o.order,
                         item=o.item,
-                        qty=order.qty,
+                        qty=qty[o.order],
                         priority=o.priority,
                         due=o.due,
                         date_before=old.completion_date,
@@ -558,39 +631,97 @@ class _CapacityChain:
 # ------------------------------------------------------------------------------------------------- context
 
 
-class _Context:
-    """Everything a promise reads, shared by its scenarios (levers re-run the allocation on copies)."""
+class _Snapshot:
+    """What depends only on the inputs of a promise (plant, production orders, reservations), so that the
+    promises on one snapshot share it: lead times per item, baseline schedules, commitments."""
 
     def __init__(
-        self,
-        plant: Plant,
-        settings: PromiseSettings,
-        production_orders: Sequence[ScheduleOrder] | None,
-        baseline: Schedule | None,
-        reservations: Iterable[ReservedSupply] = (),
+        self, plant: Plant, orders: Sequence[ScheduleOrder], reservations: Sequence[ReservedSupply]
     ) -> None:
         self.plant = plant
+        self.orders = tuple(orders)
         self.reservations = tuple(reservations)
         self.index: BomIndex = bom_index(plant)
-        self.settings = settings
         self.days = _Days(plant.calendar, plant.today)
-        self.budget = _Budget(settings.capacity_budget_seconds)
-        self.orders = tuple(
-            collect_production_orders(plant) if production_orders is None else production_orders
-        )
-        self.capacity: _CapacityBase | None = (
-            _CapacityBase(plant, self.orders, settings, self.budget, baseline)
-            if settings.check_capacity
-            else None
-        )
         self.supplies: dict[str, list[Supply]] = {}
         for supply in plant.supplies:
             if supply.qty > 0:
                 self.supplies.setdefault(supply.item, []).append(supply)
-        self._clt: dict[str, int] = {}
-        self._offsets: dict[tuple[str, Decimal], int] = {}
-        self._clts: dict[tuple[str, Decimal], int] = {}
+        self.clt_unit: dict[str, int] = {}
+        self.below: dict[str, int] = {}
+        self.offsets: dict[tuple[str, Decimal], int] = {}
+        self.bases: dict[tuple, _CapacityBase] = {}
+        self.protected: dict[tuple, _Protected] = {}
+
+
+class PromiseMemo:
+    """What consecutive promises on one unchanged snapshot share, so that all but the first are fast: the
+    baseline schedule of the open production orders, the allocation of the commitments per priority, solved
+    what-ifs and lead times per item.
+
+    Make one per snapshot (e.g. keyed by the data versions and today) and pass it with every promise on that
+    plant, with the same production orders and reservations; a promise on other inputs raises ``ValueError``.
+    Answers are those of a promise without the memo, except that the baseline schedule is the one the first
+    promise computed. Promises on one memo run one at a time (it holds a lock).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._snapshot: _Snapshot | None = None
+
+    def _bind(
+        self, plant: Plant, orders: Sequence[ScheduleOrder], reservations: Sequence[ReservedSupply]
+    ) -> _Snapshot:
+        snapshot = self._snapshot
+        if snapshot is None:
+            snapshot = self._snapshot = _Snapshot(plant, orders, reservations)
+        elif (
+            snapshot.plant is not plant
+            or (snapshot.orders is not orders and snapshot.orders != tuple(orders))
+            or snapshot.reservations != tuple(reservations)
+        ):
+            raise ValueError("this memo belongs to another snapshot: make one memo per snapshot")
+        return snapshot
+
+
+def _snapshot_of(
+    plant: Plant,
+    production_orders: Sequence[ScheduleOrder] | None,
+    reservations: Iterable[ReservedSupply],
+    memo: PromiseMemo | None,
+) -> _Snapshot:
+    orders = tuple(collect_production_orders(plant) if production_orders is None else production_orders)
+    held = tuple(reservations)
+    return memo._bind(plant, orders, held) if memo is not None else _Snapshot(plant, orders, held)
+
+
+class _Context:
+    """Everything a promise reads, shared by its scenarios (levers re-run the allocation on copies)."""
+
+    def __init__(self, snapshot: _Snapshot, settings: PromiseSettings, baseline: Schedule | None) -> None:
+        self.snapshot = snapshot
+        self.plant = snapshot.plant
+        self.reservations = snapshot.reservations
+        self.index = snapshot.index
+        self.settings = settings
+        self.days = snapshot.days
+        self.budget = _Budget(settings.capacity_budget_seconds)
+        self.orders = snapshot.orders
+        self.capacity: _CapacityBase | None = None
+        if settings.check_capacity:
+            key = ("plant", settings.schedule, id(baseline) if baseline is not None else None)
+            self.capacity = snapshot.bases.get(key) or snapshot.bases.setdefault(
+                key, _CapacityBase(snapshot.plant, snapshot.orders, settings.schedule, baseline)
+            )
+        self.supplies = snapshot.supplies
         self.problems: dict[tuple[str, str], PromiseProblem] = {}
+
+    def schedule_key(self) -> int | None:
+        """Which baseline schedule the supply dates of this call come from (None: their due dates)."""
+        if self.capacity is None:
+            return None
+        schedule = self.capacity.baseline(self.budget)
+        return id(schedule) if schedule is not None else None
 
     # ---- master data
 
@@ -613,45 +744,44 @@ class _Context:
     def offset(self, code: str, qty: Decimal) -> int:
         """Working days from start to ship at infinite capacity: routing time (a job started on a day and finished
         that day ships that day) plus the lead time as an extra delay."""
-        cached = self._offsets.get((code, qty))
+        if not self.routed(code):
+            return self.lead_time(code)
+        offsets = self.snapshot.offsets
+        cached = offsets.get((code, qty))
         if cached is None:
-            cached = self._offsets[(code, qty)] = self._offset(code, qty)
+            cached = offsets[(code, qty)] = self._offset(code, qty)
         return cached
 
     def _offset(self, code: str, qty: Decimal) -> int:
-        lead = self.lead_time(code)
-        if not self.routed(code):
-            return lead
         days = ZERO
         for op in self.plant.routings[code].operations:
             wc = self.plant.work_centers.get(op.work_center)
             if wc is not None:
                 days += (op.setup_minutes + op.run_minutes_per_unit * qty) / window_minutes(wc)
-        return lead + max(0, math.ceil(days) - 1)
+        return self.lead_time(code) + max(0, math.ceil(days) - 1)
 
     def _clt_unit(self, code: str) -> int:
-        cached = self._clt.get(code)
+        cached = self.snapshot.clt_unit.get(code)
         if cached is None:
-            lines = self.index.lines.get(code, ()) if self.builds(code) else ()
-            cached = self.offset(code, Decimal(1)) + max(
-                (self._clt_unit(line.component) for line in lines), default=0
-            )
-            self._clt[code] = cached
+            cached = self.offset(code, Decimal(1)) + (self._below(code) if self.builds(code) else 0)
+            self.snapshot.clt_unit[code] = cached
+        return cached
+
+    def _below(self, code: str) -> int:
+        """The longest cumulative lead time of ``code``'s components (per unit)."""
+        cached = self.snapshot.below.get(code)
+        if cached is None:
+            lines = self.index.lines.get(code, ())
+            cached = max((self._clt_unit(line.component) for line in lines), default=0)
+            self.snapshot.below[code] = cached
         return cached
 
     def cumulative_lead_time(self, code: str, qty: Decimal) -> int:
         """Working days to resupply ``qty`` from scratch: the item's own time for ``qty`` plus its longest
         component chain (taken per unit below the item)."""
-        cached = self._clts.get((code, qty))
-        if cached is None:
-            cached = self._clts[(code, qty)] = self._cumulative_lead_time(code, qty)
-        return cached
-
-    def _cumulative_lead_time(self, code: str, qty: Decimal) -> int:
         if not self.builds(code):
             return self.lead_time(code)
-        lines = self.index.lines.get(code, ())
-        return self.offset(code, qty) + max((self._clt_unit(line.component) for line in lines), default=0)
+        return self.offset(code, qty) + self._below(code)
 
     def whole_units(self, code: str) -> bool:
         item = self.item(code)
@@ -673,7 +803,7 @@ class _Context:
         for supply in self.supplies.get(code, ()):
             due = supply.due
             if supply.kind is SupplyKind.PRODUCTION and self.capacity is not None:
-                scheduled = self.capacity.completion(supply.id)
+                scheduled = self.capacity.completion(supply.id, self.budget)
                 if scheduled is not None and scheduled > due:
                     due = scheduled  # capacity makes it later than its due date
             lots.append(
@@ -684,23 +814,6 @@ class _Context:
 
     def problem(self, kind: str, item: str, message: str) -> None:
         self.problems.setdefault((kind, item), PromiseProblem(kind, item, message))
-
-    # ---- commitments
-
-    def relevant_items(self, tops: Iterable[str]) -> set[str]:
-        """Items whose demand can compete with ``tops``: their BOM reaches something ``tops`` use."""
-        codes = tuple(tops)
-        known = tuple(code for code in codes if code in self.plant.items or code in self.index.boms)
-        below = set(self.index.reachable(known, with_substitutes=True)) | set(codes)
-        seen = set(below)
-        queue = list(below)
-        while queue:
-            code = queue.pop()
-            for parent, _ in self.index.effective_parents(code):
-                if parent not in seen:
-                    seen.add(parent)
-                    queue.append(parent)
-        return seen
 
 
 def _sort_key(demand: Demand) -> tuple[date, int, str, str]:
@@ -1148,9 +1261,25 @@ class _Allocation:
 # ------------------------------------------------------------------------------------------------ scenarios
 
 
+@dataclass(frozen=True)
+class _Protection:
+    """Which existing sales order lines keep their supply ahead of the requests; ``key`` names the rule."""
+
+    key: tuple
+    covers: Callable[[Demand], bool]
+
+
+def _by_priority(priority: int) -> _Protection:
+    return _Protection(("priority", priority), lambda d: d.priority <= priority)
+
+
 @dataclass
 class _Protected:
-    """The ledger once the protected commitments took their supply, and what the others get without the request."""
+    """The ledger once the protected commitments took their supply, and what the others get without the request.
+
+    Shared by every scenario of a promise (and, with a memo, by later promises): nothing here changes after
+    ``_protect``; scenarios work on ledgers made over ``ledger``.
+    """
 
     priority: int
     ledger: _Ledger
@@ -1158,6 +1287,7 @@ class _Protected:
     before: dict[str, int]  # completion day of each unprotected sales line without the request
     held_by_sales: set[str]  # items whose supply protected sales lines of priority > 1 hold
     own_lots: list[tuple[str, _Lot]]  # lots reserved for the requests themselves, given back to them
+    trace: _Trace  # what each unprotected line read and took, in sequence, without the request
 
 
 @dataclass
@@ -1174,15 +1304,33 @@ class _Outcome:
     capacity_checked: bool
 
 
+_PROTECTED_KEPT = 32  # allocations of commitments a memo keeps (one per priority, estimate or request ids)
+
+
 def _protect(
     ctx: _Context,
     requests: Sequence[PromiseRequest],
-    is_protected: Callable[[Demand], bool],
+    protection: _Protection,
     priority: int,
     exclude: frozenset[str],
 ) -> _Protected:
-    relevant = ctx.relevant_items(r.item for r in requests)
-    own = {r.id for r in requests}
+    own = frozenset(r.id for r in requests)
+    key = (protection.key, priority, exclude, own, ctx.schedule_key())
+    kept = ctx.snapshot.protected
+    found = kept.pop(key, None)
+    if found is None:
+        found = _allocate_commitments(ctx, own, protection, priority, exclude)
+        while len(kept) >= _PROTECTED_KEPT:
+            del kept[next(iter(kept))]
+    kept[key] = found  # most recently used last
+    return found
+
+
+def _allocate_commitments(
+    ctx: _Context, own: frozenset[str], protection: _Protection, priority: int, exclude: frozenset[str]
+) -> _Protected:
+    """Every existing commitment takes its supply (see the module docstring); the unprotected lines then take
+    theirs on a copy, traced, for the impacts."""
     ledger = _Ledger(ctx.lots)
     # Reserved supply is set aside first; a line holding reservations is covered by them.
     own_lots: list[tuple[str, _Lot]] = []
@@ -1198,9 +1346,11 @@ def _protect(
     skip = exclude | own | holders
     protected, unprotected = [], []
     for demand in ctx.plant.demands:
-        if demand.id in skip or demand.item not in relevant or demand.qty <= 0:
+        if demand.id in skip or demand.qty <= 0:
             continue
-        if demand.kind is DemandKind.DEPENDENT or (demand.kind is DemandKind.SALES and is_protected(demand)):
+        if demand.kind is DemandKind.DEPENDENT or (
+            demand.kind is DemandKind.SALES and protection.covers(demand)
+        ):
             protected.append(demand)
         elif demand.kind is DemandKind.SALES:
             unprotected.append(demand)
@@ -1208,11 +1358,15 @@ def _protect(
     for demand in sorted(protected, key=_sort_key):
         commitments.allocate(demand)
     unprotected.sort(key=_sort_key)
+    alone = _Ledger(ctx.lots, over=ledger)
+    trace = alone.trace = _Trace()
+    sequence = _Commitments(ctx, alone)
     before: dict[str, int] = {}
-    if unprotected:
-        alone = _Commitments(ctx, ledger.copy())
-        before = {d.id: alone.allocate(d) for d in unprotected}
-    return _Protected(priority, ledger, unprotected, before, commitments.held_by_sales, own_lots)
+    for demand in unprotected:
+        trace.begin()
+        before[demand.id] = sequence.allocate(demand)
+    alone.trace = None
+    return _Protected(priority, ledger, unprotected, before, commitments.held_by_sales, own_lots, trace)
 
 
 def _run(
@@ -1224,14 +1378,13 @@ def _run(
     capacity: _CapacityBase | None = None,
     lever: bool = False,
 ) -> _Outcome:
-    ledger = protected.ledger.copy()
+    ledger = _Ledger(ctx.lots, over=protected.ledger)
     for code, lot in protected.own_lots:
         ledger.add(code, _Lot(lot.day, lot.qty, lot.kind, lot.ref, lot.order_qty))
     base = capacity if capacity is not None else ctx.capacity
-    limit = ctx.settings.lever_time_limit_seconds if lever else None
-    chain = _CapacityChain(base, protected.priority, limit) if base is not None else None
+    limit = ctx.settings.lever_time_limit_seconds if lever else ctx.settings.evaluation_time_limit_seconds
+    chain = _CapacityChain(base, ctx.budget, protected.priority, limit) if base is not None else None
     counter = [0]
-    lines = []
     order = sorted(range(len(requests)), key=lambda i: (requests[i].due_date, i))
     by_index: dict[int, _LineOutcome] = {}
     for i in order:
@@ -1243,9 +1396,7 @@ def _run(
         by_index[i] = _LineOutcome(request, sorted(pieces, key=lambda p: p.day), allocation)
     lines = [by_index[i] for i in range(len(requests))]
     impacts: list[PromiseImpact] = []
-    after = _Commitments(ctx, ledger)
-    for demand in protected.unprotected:
-        day = after.allocate(demand)
+    for demand, day in _reallocate(ctx, protected, ledger):
         old = protected.before[demand.id]
         if day > old:
             impacts.append(
@@ -1265,6 +1416,40 @@ def _run(
         impacts.extend(chain.impacts(ctx.days))
     checked = base is not None and all(line.allocation.capacity_checked for line in lines)
     return _Outcome(lines, impacts, checked)
+
+
+def _reallocate(ctx: _Context, protected: _Protected, ledger: _Ledger) -> Iterable[tuple[Demand, int]]:
+    """The unprotected lines taking what the requests left on ``ledger``, in their order: each line whose
+    completion day may differ from ``protected.before``, with that day.
+
+    A line that reads only items whose lots are as they were at its turn without the requests takes exactly
+    what it took then: it is skipped. Items the requests (or a line allocated again) touched are held by
+    ``ledger``; any other item is as without the requests, so when a line allocated again first reads it, what
+    the earlier lines took from it then is replayed.
+    """
+    trace = protected.trace
+    turn = 0
+
+    def replay(code: str, lots: list[_Lot]) -> None:
+        for i, position, qty in trace.takes.get(code, ()):
+            if i >= turn:
+                break
+            lots[position].qty -= qty
+
+    touched = ledger.touched()
+    after = _Commitments(ctx, ledger)
+    ledger.replay = replay
+    try:
+        for i, demand in enumerate(protected.unprotected):
+            reads = trace.reads[i]
+            if touched.isdisjoint(reads):
+                continue
+            turn = i
+            for code in reads:  # as they were at its turn, though it may not read them all again
+                ledger.lots(code)
+            yield demand, after.allocate(demand)
+    finally:
+        ledger.replay = None
 
 
 # ------------------------------------------------------------------------------------------------- results
@@ -1391,7 +1576,6 @@ def _levers(
     protected: _Protected,
     requests: Sequence[PromiseRequest],
     outcome: _Outcome,
-    is_protected_at: Callable[[int], Callable[[Demand], bool]],
     exclude: frozenset[str],
 ) -> tuple[Lever, ...]:
     current = _lever(ctx, LeverKind.PARTIAL_SHIPMENT, outcome)
@@ -1432,7 +1616,10 @@ def _levers(
             ctx.plant, work_centers={**ctx.plant.work_centers, code: replace(wc, hours_per_day=hours)}
         )
         quick = replace(ctx.settings.schedule, time_limit_seconds=ctx.settings.lever_time_limit_seconds * 2)
-        base = _CapacityBase(plant, ctx.orders, replace(ctx.settings, schedule=quick), ctx.budget)
+        key = ("overtime", code, hours, quick)
+        base = ctx.snapshot.bases.get(key) or ctx.snapshot.bases.setdefault(
+            key, _CapacityBase(plant, ctx.orders, quick)
+        )
         trial = _run(ctx, protected, requests, capacity=base, lever=True)
         lever = _lever(
             ctx,
@@ -1450,7 +1637,7 @@ def _levers(
         c.kind is ConstraintKind.CAPACITY for line in outcome.lines for c in line.allocation.constraints
     )
     if protected.priority > 1 and (waits or protected.held_by_sales.intersection(below)):
-        first = _protect(ctx, requests, is_protected_at(1), 1, exclude)
+        first = _protect(ctx, requests, _by_priority(1), 1, exclude)
         trial = _run(ctx, first, requests, lever=True)
         lever = _lever(ctx, LeverKind.RAISE_PRIORITY, trial, priority=1, impacts=tuple(trial.impacts))
         if _better(lever, current):
@@ -1478,10 +1665,6 @@ def _validate(plant: Plant, requests: Sequence[PromiseRequest]) -> None:
             )
 
 
-def _sales_protection(priority: int) -> Callable[[Demand], bool]:
-    return lambda d: d.priority <= priority
-
-
 def promise_lines(
     plant: Plant,
     requests: Sequence[PromiseRequest],
@@ -1492,6 +1675,7 @@ def promise_lines(
     reservations: Iterable[ReservedSupply] = (),
     exclude_demands: Iterable[str] = (),
     baseline: Schedule | None = None,
+    memo: PromiseMemo | None = None,
 ) -> OrderPromise:
     """Promise several lines of one order together: they share free supply and capacity (a component two lines
     need is counted once) and are allocated in due-date order after the commitments they may not disturb.
@@ -1502,17 +1686,19 @@ def promise_lines(
     by its id, are given back to it). ``production_orders`` are the open orders to schedule (default:
     ``collect_production_orders(plant)``), ``baseline`` their schedule if known. ``exclude_demands`` leaves
     demands and their reservations out entirely. The requests' own ids are never counted as commitments.
+    ``memo`` carries what promises on the same inputs share (see ``PromiseMemo``).
     """
     settings = settings or PromiseSettings()
     _validate(plant, requests)
     order_priority = min(r.priority for r in requests) if priority is None else priority
     exclude = frozenset(exclude_demands)
-    ctx = _Context(plant, settings, production_orders, baseline, reservations)
-    protected = _protect(ctx, requests, _sales_protection(order_priority), order_priority, exclude)
-    outcome = _run(ctx, protected, requests)
-    levers: tuple[Lever, ...] = ()
-    if settings.levers:
-        levers = _levers(ctx, protected, requests, outcome, _sales_protection, exclude)
+    with memo._lock if memo is not None else nullcontext():
+        ctx = _Context(_snapshot_of(plant, production_orders, reservations, memo), settings, baseline)
+        protected = _protect(ctx, requests, _by_priority(order_priority), order_priority, exclude)
+        outcome = _run(ctx, protected, requests)
+        levers: tuple[Lever, ...] = ()
+        if settings.levers:
+            levers = _levers(ctx, protected, requests, outcome, exclude)
     impacts = tuple(outcome.impacts)
     results = tuple(_result(ctx, line, impacts, (), outcome.capacity_checked) for line in outcome.lines)
     return OrderPromise(
@@ -1536,6 +1722,7 @@ def promise_order(
     reservations: Iterable[ReservedSupply] = (),
     exclude_demands: Iterable[str] = (),
     baseline: Schedule | None = None,
+    memo: PromiseMemo | None = None,
 ) -> PromiseResult:
     """Can ``request.qty`` of ``request.item`` ship by ``request.due_date``, and if not, when and why?
 
@@ -1555,6 +1742,7 @@ def promise_order(
         reservations=reservations,
         exclude_demands=exclude_demands,
         baseline=baseline,
+        memo=memo,
     )
     return replace(order.lines[0], levers=order.levers)
 
@@ -1567,12 +1755,13 @@ def estimate_delivery(
     settings: PromiseSettings | None = None,
     reservations: Iterable[ReservedSupply] = (),
     baseline: Schedule | None = None,
+    memo: PromiseMemo | None = None,
 ) -> OrderPromise:
     """When an existing order's lines can ship, and why then: the order takes its turn among the open sales
     order lines in priority, then due-date order (those ahead of it keep their supply), then takes what is left
     as early as possible. ``lines`` carry the lines' ids (``SO-1/1``), open quantities, due dates and the
     order's priority; the lines themselves are not counted as commitments, and their own reservations are
-    theirs. No levers or impacts are computed.
+    theirs. No levers or impacts are computed. ``memo``: see ``PromiseMemo``.
     """
     settings = replace(settings or PromiseSettings(), levers=False)
     _validate(plant, lines)
@@ -1583,11 +1772,13 @@ def estimate_delivery(
     def ahead(d: Demand) -> bool:
         return (d.priority, d.due, d.id) < (priority, first_due, own)
 
-    ctx = _Context(plant, settings, production_orders, baseline, reservations)
-    protected = _protect(ctx, lines, ahead, priority, frozenset())
-    # Lines behind the order are not disturbed by an estimate: they are not re-allocated.
-    protected = replace(protected, unprotected=[], before={})
-    outcome = _run(ctx, protected, lines)
+    turn = _Protection(("ahead", priority, first_due, own), ahead)
+    with memo._lock if memo is not None else nullcontext():
+        ctx = _Context(_snapshot_of(plant, production_orders, reservations, memo), settings, baseline)
+        protected = _protect(ctx, lines, turn, priority, frozenset())
+        # Lines behind the order are not disturbed by an estimate: they are not re-allocated.
+        protected = replace(protected, unprotected=[], before={})
+        outcome = _run(ctx, protected, lines)
     results = tuple(_result(ctx, line, (), (), outcome.capacity_checked) for line in outcome.lines)
     return OrderPromise(
         lines=results,
