@@ -25,7 +25,7 @@ from evals.scenario import BackendName, Scenario
 from evals.selector import SelectorError, reduce_values, select
 
 RECORDING_DIR = Path(__file__).parent / "recordings"
-_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][\w]*)\.([^}|]+?)\s*(?:\|\s*(\w+)\s*)?\}\}")
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_]\w*)(?:#(\d+))?\.([^}|]+?)\s*(?:\|\s*(\w+)\s*)?\}\}")
 
 
 @dataclass
@@ -176,7 +176,9 @@ class Recording(BaseModel):
 def load_recordings(directory: Path = RECORDING_DIR) -> dict[str, Recording]:
     found: dict[str, Recording] = {}
     for path in sorted(directory.glob("*.yaml")):
-        recording = Recording.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+        recording = Recording.model_validate(
+            yaml.load(path.read_text(encoding="utf-8"), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        )
         if path.stem != recording.scenario:
             raise ValueError(f"{path.name}: the file must be named after its scenario ({recording.scenario})")
         found[recording.scenario] = recording
@@ -191,31 +193,35 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
-def _tool_outputs(messages: Sequence[Any]) -> dict[str, Any]:
-    """The last result of each tool in the messages the model was sent."""
+def _tool_outputs(messages: Sequence[Any]) -> dict[str, list[Any]]:
+    """The results of each tool in the messages the model was sent, in order."""
     from langchain_core.messages import ToolMessage
 
-    outputs: dict[str, Any] = {}
+    outputs: dict[str, list[Any]] = {}
     for message in messages:
         if isinstance(message, ToolMessage):
             try:
-                outputs[message.name or ""] = json.loads(str(message.content))
+                data = json.loads(str(message.content))
             except json.JSONDecodeError:
-                outputs[message.name or ""] = str(message.content)
+                data = str(message.content)
+            outputs.setdefault(message.name or "", []).append(data)
     return outputs
 
 
 def fill(text: str, messages: Sequence[Any]) -> str:
-    """The recorded text with each ``{{tool.path|reduce}}`` replaced by what that tool returned ("??" if
-    the tool was not called or the value is missing: the answer then lacks the fact and fails)."""
+    """The recorded text with each ``{{tool.path|reduce}}`` replaced by what that tool last returned
+    (``{{tool#0.path}}``: its first result). "??" if the tool was not called or the value is missing: the
+    answer then lacks the fact and fails, as a model's would."""
     outputs = _tool_outputs(messages)
 
     def value(m: re.Match[str]) -> str:
-        tool, path, how = m.group(1), m.group(2).strip(), m.group(3)
-        if tool not in outputs:
+        tool, nth, path, how = m.group(1), m.group(2), m.group(3).strip(), m.group(4)
+        results = outputs.get(tool) or []
+        position = int(nth) if nth is not None else len(results) - 1
+        if not 0 <= position < len(results):
             return "??"
         try:
-            values = reduce_values(select(outputs[tool], path), how)  # type: ignore[arg-type]
+            values = reduce_values(select(results[position], path), how)  # type: ignore[arg-type]
         except (SelectorError, ArithmeticError, ValueError):
             return "??"
         return _shown(values if len(values) != 1 else values[0]) if values else "??"

@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import sqlite3
 import threading
 from collections.abc import Callable
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, closing
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -81,6 +82,7 @@ class Prepared:
     """One fixture variant on disk: its template file, baseline digest and the proposals stored by its patch."""
 
     key: str
+    index: int
     path: Path
     digest: dict[str, str]
     patch_proposals: list[str] = field(default_factory=list)
@@ -88,29 +90,38 @@ class Prepared:
     oracle_url: str = ""
 
 
+def _path(url: str) -> Path:
+    return Path(url.removeprefix("sqlite:///"))
+
+
+def _read_only(url: str) -> sqlite3.Connection:
+    """A plain sqlite3 connection: reading whole tables this way skips the ORM (and its per-engine
+    statement compilation), which would otherwise dominate the run time of the suite."""
+    return sqlite3.connect(f"file:{_path(url)}?mode=ro", uri=True)
+
+
 def digest(url: str) -> dict[str, str]:
     """A hash of every business table's rows (order-independent)."""
-    from tools.context import engine_for
-
-    engine = engine_for(url)
     result: dict[str, str] = {}
-    with engine.connect() as conn:
+    with closing(_read_only(url)) as conn:
         for table in business_tables():
-            rows = sorted(repr(tuple(r)) for r in conn.execute(sa.select(table)))
+            rows = sorted(repr(r) for r in conn.execute(f'SELECT * FROM "{table.name}"'))
             result[table.name] = hashlib.sha256("\n".join(rows).encode()).hexdigest()
     return result
 
 
-def _rows_by_key(conn: sa.Connection, table: sa.Table) -> dict[tuple[Any, ...], dict[str, Any]]:
+def _rows_by_key(conn: sqlite3.Connection, table: sa.Table) -> dict[tuple[Any, ...], dict[str, Any]]:
     keys = [c.name for c in table.primary_key.columns]
+    cursor = conn.execute(f'SELECT * FROM "{table.name}"')
+    names = [d[0] for d in cursor.description]
     rows: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for row in conn.execute(sa.select(table)).mappings():
-        data = dict(row)
+    for values in cursor:
+        data = dict(zip(names, values, strict=True))
         rows[tuple(data[k] for k in keys)] = data
     return rows
 
 
-def _readable(conn: sa.Connection, table: sa.Table, row: dict[str, Any]) -> dict[str, Any]:
+def _readable(conn: sqlite3.Connection, table: sa.Table, row: dict[str, Any]) -> dict[str, Any]:
     """A row with each foreign key to a table that has a code shown as that code (item_id → item)."""
     out = dict(row)
     for column in table.columns:
@@ -118,11 +129,11 @@ def _readable(conn: sa.Connection, table: sa.Table, row: dict[str, Any]) -> dict
             target = fk.column.table
             if "code" not in target.columns or row.get(column.name) is None:
                 continue
-            code = conn.execute(
-                sa.select(target.c.code).where(fk.column == row[column.name])
-            ).scalar_one_or_none()
+            found = conn.execute(
+                f'SELECT code FROM "{target.name}" WHERE "{fk.column.name}" = ?', (row[column.name],)
+            ).fetchone()
             name = column.name[:-3] if column.name.endswith("_id") else column.name
-            out[name] = code
+            out[name] = found[0] if found else None
     return out
 
 
@@ -137,6 +148,8 @@ class FixtureStore:
         self._lock = threading.RLock()
         self._template: Path | None = None
         self._runs = 0
+        self._free: dict[str, list[str]] = {}
+        self._datasets: dict[str, Path] = {}
 
     # ---------------------------------------------------------------- preparing
 
@@ -166,24 +179,43 @@ class FixtureStore:
                 self._prepared[key] = found
             return found
 
+    def _dataset(self, fixture: str) -> Path:
+        """The dataset loaded into a migrated file, with one user per role (once per fixture name)."""
+        found = self._datasets.get(fixture)
+        if found is None:
+            found = self.workdir / f"dataset-{len(self._datasets):03d}.sqlite"
+            shutil.copy(self._migrated_template(), found)
+            url = sqlite_url(found)
+            with open_context(url) as ctx:
+                load_dataset_file(ctx.session, fixture_path(fixture), reset=True)
+            with open_context(url) as ctx:
+                for role in ("sales", "planner", "buyer", "warehouse", "quality", "manager", "admin"):
+                    create_user(ctx.session, eval_username(role), role, display_name=f"Eval {role}")
+            _checkpoint(url)
+            dispose_engine(url)
+            self._datasets[fixture] = found
+        return found
+
     def _load(self, key: str, scenario: Scenario) -> Prepared:
-        name = f"fixture-{len(self._prepared):03d}"
+        index = len(self._prepared)
+        name = f"fixture-{index:03d}"
         path = self.workdir / f"{name}.sqlite"
-        shutil.copy(self._migrated_template(), path)
+        shutil.copy(self._dataset(scenario.fixture), path)
         url = sqlite_url(path)
-        with open_context(url) as ctx:
-            load_dataset_file(ctx.session, fixture_path(scenario.fixture), reset=True)
-        with open_context(url) as ctx:
-            for role in ("sales", "planner", "buyer", "warehouse", "quality", "manager", "admin"):
-                create_user(ctx.session, eval_username(role), role, display_name=f"Eval {role}")
         proposals = self._apply_patch(url, scenario.patch, scenario.today)
-        _checkpoint(url)
-        dispose_engine(url)
-        prepared = Prepared(key=key, path=path, digest={}, patch_proposals=proposals)
-        baseline = self.copy(prepared, f"{name}-baseline")
-        prepared.digest = digest(baseline)
-        prepared.baseline_proposals = frozenset(p["id"] for p in self._proposals(baseline))
-        self.discard(baseline)
+        if proposals or not scenario.patch.is_empty():
+            _checkpoint(url)
+            dispose_engine(url)
+        with closing(_read_only(url)) as conn:
+            existing = frozenset(str(r[0]) for r in conn.execute("SELECT id FROM proposal"))
+        prepared = Prepared(
+            key=key,
+            index=index,
+            path=path,
+            digest=digest(url),
+            patch_proposals=proposals,
+            baseline_proposals=existing,
+        )
         prepared.oracle_url = self.copy(prepared, f"{name}-oracle")
         return prepared
 
@@ -211,19 +243,48 @@ class FixtureStore:
 
     # ---------------------------------------------------------------- runs
 
-    def copy(self, prepared: Prepared, name: str | None = None) -> str:
-        """A fresh copy of the variant for one run; returns its URL."""
-        with self._lock:
-            self._runs += 1
-            run_name = name or f"run-{self._runs:05d}"
-        path = self.workdir / f"{run_name}.sqlite"
+    def copy(self, prepared: Prepared, name: str) -> str:
+        """A copy of the variant under its own name (baseline, oracle); returns its URL."""
+        path = self.workdir / f"{name}.sqlite"
         shutil.copy(prepared.path, path)
         return sqlite_url(path)
 
+    def checkout(self, prepared: Prepared) -> str:
+        """A fresh copy of the variant for one run; returns its URL.
+
+        Runs of one variant reuse a few file names: each URL keeps its engine, whose compiled statements
+        are most of the cost of a short run; the engine's connections are closed before the file under it
+        is replaced.
+        """
+        with self._lock:
+            free = self._free.setdefault(prepared.key, [])
+            if free:
+                url = free.pop()
+            else:
+                self._runs += 1
+                url = sqlite_url(self.workdir / f"run-{prepared.index:03d}-{self._runs:03d}.sqlite")
+        from tools.context import engine_for
+
+        path = _path(url)
+        if path.exists():
+            engine_for(url).dispose()
+            for suffix in ("-wal", "-shm", "-journal"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        shutil.copy(prepared.path, path)
+        return url
+
+    def release(self, prepared: Prepared, url: str) -> None:
+        """A run is over: its file may be copied over for the next run of the variant."""
+        from tools.context import engine_for
+
+        engine_for(url).dispose()
+        with self._lock:
+            self._free.setdefault(prepared.key, []).append(url)
+
     def discard(self, url: str) -> None:
-        """Close a run's connections and delete its file."""
+        """Close a database's connections and delete its file."""
         dispose_engine(url)
-        path = Path(url.removeprefix("sqlite:///"))
+        path = _path(url)
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
 
@@ -265,23 +326,19 @@ class FixtureStore:
 
     def diff(self, prepared: Prepared, url: str, tables: list[str]) -> dict[str, TableDiff]:
         """Row-level differences of ``tables`` between the variant and a run's database."""
-        from tools.context import engine_for
-
         by_name = {t.name: t for t in business_tables()}
         result: dict[str, TableDiff] = {}
-        base_engine = make_engine(sqlite_url(prepared.path))
-        try:
-            with base_engine.connect() as base, engine_for(url).connect() as run:
-                for name in tables:
-                    table = by_name[name]
-                    before, after = _rows_by_key(base, table), _rows_by_key(run, table)
-                    added = [_readable(run, table, after[k]) for k in after.keys() - before.keys()]
-                    updated = sum(1 for k in after.keys() & before.keys() if after[k] != before[k])
-                    result[name] = TableDiff(
-                        added=added, removed=len(before.keys() - after.keys()), updated=updated
-                    )
-        finally:
-            base_engine.dispose()
+        if not tables:
+            return result
+        with closing(_read_only(sqlite_url(prepared.path))) as base, closing(_read_only(url)) as run:
+            for name in tables:
+                table = by_name[name]
+                before, after = _rows_by_key(base, table), _rows_by_key(run, table)
+                added = [_readable(run, table, after[k]) for k in after.keys() - before.keys()]
+                updated = sum(1 for k in after.keys() & before.keys() if after[k] != before[k])
+                result[name] = TableDiff(
+                    added=added, removed=len(before.keys() - after.keys()), updated=updated
+                )
         return result
 
     def proposals_since(self, prepared: Prepared, url: str) -> list[dict[str, Any]]:

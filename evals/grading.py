@@ -28,6 +28,7 @@ DECLINE_CUES = re.compile(
 )
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _LATIN = re.compile(r"[A-Za-z]")
+_CODE_WORD = re.compile(r"[A-Za-z]+[-_]?[A-Za-z0-9]*\d[A-Za-z0-9_-]*|[A-Za-z]+-[A-Za-z0-9_-]+")
 
 
 def asks(text: str) -> bool:
@@ -41,12 +42,13 @@ def declines(text: str) -> bool:
 
 
 def in_language(text: str, language: str) -> bool:
-    """A Chinese answer has Chinese in it; an English one is mostly not Chinese (names may be)."""
+    """A Chinese answer has Chinese in it; an English one has more English than Chinese names can explain
+    (item codes left out: they are neither language)."""
     cjk = len(_CJK.findall(text))
     if language == "zh":
         return cjk > 0
-    latin = len(_LATIN.findall(text))
-    return latin > 0 and cjk <= 0.5 * latin
+    latin = len(_LATIN.findall(_CODE_WORD.sub(" ", text)))
+    return latin > 0 and cjk <= 2 * latin
 
 
 # ---------------------------------------------------------------- values
@@ -264,7 +266,11 @@ def _table(grade: Grade, table: str, change: TableChange, diff: TableDiff | None
         and ok
     )
     if change.rows:
-        rows_ok = len(diff.added) == len(change.rows) and _pairs(list(change.rows), diff.added, oracle)
+        # with a count, exactly these rows; without one, these rows among those added
+        expected = list(change.rows) + (
+            [{}] * (len(diff.added) - len(change.rows)) if change.added is None else []
+        )
+        rows_ok = len(diff.added) == len(expected) and _pairs(expected, diff.added, oracle)
         ok = grade.add(f"end_state.{table}.rows", rows_ok, _rows_text(diff.added)) and ok
     return ok
 

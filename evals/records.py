@@ -135,7 +135,9 @@ class ScenarioResult(BaseModel):
     category: str
     language: str
     twin: str
-    status: Literal["run", "skipped"]
+    status: Literal["run", "skipped", "out_of_scope"] = Field(
+        description="run; skipped (a tool it needs is not installed); out_of_scope (the backend does not claim it)"
+    )
     skip_reason: str = ""
     rates: Rates = Field(default_factory=Rates)
     runs: list[RunResult] = Field(default_factory=list)
@@ -170,3 +172,6 @@ class SuiteResult(BaseModel):
 
     def skipped(self) -> list[ScenarioResult]:
         return [s for s in self.scenarios if s.status == "skipped"]
+
+    def out_of_scope(self) -> list[ScenarioResult]:
+        return [s for s in self.scenarios if s.status == "out_of_scope"]

@@ -42,6 +42,25 @@ def _pass1(r: Rates) -> float | None:
     return r.pass_hat.get(1)
 
 
+def _pass_columns(k: int) -> list[str]:
+    return ["pass^1"] + ([f"pass^{k}"] if k > 1 else [])
+
+
+def _pass_cells(r: Rates, k: int) -> list[str]:
+    return [pct(_pass1(r))] + ([pct(r.pass_hat.get(k))] if k > 1 else [])
+
+
+def _group_rows(groups: dict[str, Rates], k: int, label: str) -> tuple[list[str], list[list[str]]]:
+    """A table of groups (categories, languages): pass rates, facts, end state, unapproved writes."""
+    header = [label, "scenarios", *_pass_columns(k), "facts", "end state", "unapproved writes"]
+    rows = [
+        [name, str(r.scenarios), *_pass_cells(r, k), pct(r.fact_recall), pct(r.end_state_accuracy),
+         str(r.unapproved_writes)]
+        for name, r in sorted(groups.items())
+    ]  # fmt: skip
+    return header, rows
+
+
 # ---------------------------------------------------------------- JSON
 
 
@@ -78,7 +97,8 @@ def markdown(result: SuiteResult) -> str:
         "",
         f"Model: {result.model}. k = {result.k} run(s) per scenario. Started {result.started_at}, "
         f"took {result.duration_s:.1f} s. {len(result.in_scope())} scenario(s) run, "
-        f"{len(result.skipped())} skipped.",
+        f"{len(result.skipped())} skipped (a tool not installed), {len(result.out_of_scope())} not claimed by "
+        f"this backend.",
         "",
         "## Overall",
         "",
@@ -86,39 +106,11 @@ def markdown(result: SuiteResult) -> str:
         "",
         "## By category",
         "",
-        _md_table(
-            [
-                "category",
-                "scenarios",
-                "pass^1",
-                f"pass^{result.k}",
-                "facts",
-                "end state",
-                "unapproved writes",
-            ],
-            [
-                [
-                    c,
-                    str(r.scenarios),
-                    pct(_pass1(r)),
-                    pct(r.pass_hat.get(result.k)),
-                    pct(r.fact_recall),
-                    pct(r.end_state_accuracy),
-                    str(r.unapproved_writes),
-                ]
-                for c, r in sorted(result.by_category.items())
-            ],
-        ),
+        _md_table(*_group_rows(result.by_category, result.k, "category")),
         "",
         "## By language",
         "",
-        _md_table(
-            ["language", "scenarios", "pass^1", f"pass^{result.k}", "facts"],
-            [
-                [lang, str(r.scenarios), pct(_pass1(r)), pct(r.pass_hat.get(result.k)), pct(r.fact_recall)]
-                for lang, r in sorted(result.by_language.items())
-            ],
-        ),
+        _md_table(*_group_rows(result.by_language, result.k, "language")),
         "",
         "## Scenarios",
         "",
@@ -337,6 +329,8 @@ def html_report(result: SuiteResult) -> str:
     ]
     scenario_rows = []
     for s in result.scenarios:
+        if s.status == "out_of_scope":
+            continue
         if s.status == "skipped":
             scenario_rows.append(
                 [
@@ -374,33 +368,13 @@ def html_report(result: SuiteResult) -> str:
         f"<title>OrderPilot evaluation — {_e(result.backend)}</title><style>{CSS}</style></head><body>"
         f"<h1>OrderPilot evaluation — {_e(result.backend)}</h1>"
         f"<p>Model: {_e(result.model)} · k = {result.k} · started {_e(result.started_at)} · "
-        f"{result.duration_s:.1f} s · {len(result.in_scope())} scenario(s) run, {len(result.skipped())} skipped</p>"
+        f"{result.duration_s:.1f} s · {len(result.in_scope())} scenario(s) run, {len(result.skipped())} skipped, {len(result.out_of_scope())} not claimed by this backend</p>"
         f"<h2>Overall</h2>{_html_table(['metric', 'value'], _metric_rows(o))}"
         f'<div class="charts">{"".join(charts)}</div>'
         "<h2>By category</h2>"
-        + _html_table(
-            [
-                "category",
-                "scenarios",
-                "pass^1",
-                f"pass^{result.k}",
-                "facts",
-                "end state",
-                "unapproved writes",
-            ],
-            [
-                [
-                    c,
-                    str(r.scenarios),
-                    pct(_pass1(r)),
-                    pct(r.pass_hat.get(result.k)),
-                    pct(r.fact_recall),
-                    pct(r.end_state_accuracy),
-                    str(r.unapproved_writes),
-                ]
-                for c, r in sorted(result.by_category.items())
-            ],
-        )
+        + _html_table(*_group_rows(result.by_category, result.k, "category"))
+        + "<h2>By language</h2>"
+        + _html_table(*_group_rows(result.by_language, result.k, "language"))
         + "<h2>Scenarios</h2>"
         + _html_table(
             ["scenario", "category", "lang", "passes", "facts", "latency s", "runs"], scenario_rows, raw=True

@@ -129,7 +129,7 @@ def run_once(scenario: Scenario, index: int, factory: BackendFactory, store: Fix
     """One run of ``scenario`` on a fresh copy of its fixture, graded."""
     registry = load_all()
     prepared = store.prepare(scenario)
-    url = store.copy(prepared)
+    url = store.checkout(prepared)
     turns: list[TurnRecord] = []
     error = ""
     usage = None
@@ -187,7 +187,7 @@ def run_once(scenario: Scenario, index: int, factory: BackendFactory, store: Fix
         )
         grade = grade_run(scenario, evidence, lambda spec: store.oracle(scenario, spec))
     finally:
-        store.discard(url)
+        store.release(prepared, url)
     status = (
         "error"
         if error or any(t.error for t in turns)
@@ -216,12 +216,14 @@ def run_once(scenario: Scenario, index: int, factory: BackendFactory, store: Fix
     )
 
 
-def _skip_reason(scenario: Scenario, factory: BackendFactory, registry: dict[str, Any]) -> str:
+def _skip_reason(scenario: Scenario, factory: BackendFactory, registry: dict[str, Any]) -> tuple[str, str]:
+    """("run", "") or why not: ("out_of_scope", …) when the backend does not claim it, ("skipped", …) when
+    a tool it needs is not installed."""
     reason = factory.scope(scenario)
     if reason:
-        return reason
+        return "out_of_scope", reason
     missing = scenario.missing_tools(registry)
-    return f"tool not installed: {', '.join(missing)}" if missing else ""
+    return ("skipped", f"tool not installed: {', '.join(missing)}") if missing else ("run", "")
 
 
 def heldout_summary() -> HeldoutSummary:
@@ -266,7 +268,10 @@ def run_suite(
     factory = backend_factory(options.backend, settings)
     registry = load_all()
     skips = {s.id: _skip_reason(s, factory, registry) for s in scenarios}
-    todo = [(s, i) for s in scenarios if not skips[s.id] for i in range(options.k)]
+    todo = [(s, i) for s in scenarios if skips[s.id][0] == "run" for i in range(options.k)]
+    for s in scenarios:
+        if skips[s.id][0] == "skipped":
+            say(f"skip {s.id} — {skips[s.id][1]}")
     say(f"{len(scenarios)} scenario(s), {len(todo)} run(s) on the {options.backend} backend")
 
     with tempfile.TemporaryDirectory(prefix="orderpilot-eval-") as workdir:
@@ -296,8 +301,8 @@ def run_suite(
             category=s.category,
             language=s.language,
             twin=s.twin,
-            status="skipped" if skips[s.id] else "run",
-            skip_reason=skips[s.id],
+            status=skips[s.id][0],
+            skip_reason=skips[s.id][1],
             runs=sorted(results[s.id], key=lambda r: r.run),
         )
         for s in scenarios
