@@ -49,6 +49,7 @@ STANDARD_COLUMNS: tuple[tuple[str, str], ...] = (
     ("stock_move_ids", "库存流水 stock move ids"),
     ("voucher_status", "凭证状态 draft / posted / reversed"),
     ("voucher_kind", "凭证类型 document / close / reversal"),
+    ("event", "业务 business event, e.g. purchase_receipt"),
 )
 
 AUX_LABELS = {
@@ -155,6 +156,7 @@ def voucher_table(
                         ln.stock_move_ids,
                         v.status,
                         v.kind,
+                        ln.event,
                     )
                 )
         return VoucherTable(layout, tuple(name for name, _ in STANDARD_COLUMNS), tuple(rows))
