@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -76,12 +76,23 @@ async def database_unavailable_handler(_: Request, exc: Exception) -> JSONRespon
     )
 
 
+async def database_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """A connection the driver reports lost (e.g. a SQLite file closed under it) is the database being
+    unavailable (503); any other database error is a bug (500, logged with its trace)."""
+    assert isinstance(exc, DBAPIError)
+    if exc.connection_invalidated:
+        return await database_unavailable_handler(request, exc)
+    logger.error("database error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse(error_body("internal", "internal error; it has been logged"), status_code=500)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ToolError, tool_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.add_exception_handler(Unauthenticated, unauthenticated_handler)
     app.add_exception_handler(StarletteHTTPException, http_error_handler)
     app.add_exception_handler(OperationalError, database_unavailable_handler)
+    app.add_exception_handler(DBAPIError, database_error_handler)
 
 
 async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
