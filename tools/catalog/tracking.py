@@ -431,6 +431,7 @@ def get_sales_order_tracking(ctx: ToolContext, args: GetSalesOrderTrackingIn) ->
 
 def _get_sales_order_tracking(ctx: ToolContext, args: GetSalesOrderTrackingIn) -> GetSalesOrderTrackingOut:
     store, projections = track_sales_lines(ctx, args)
+    store.load_partners()
     checked = _capacity_estimates(ctx, args.sales_order) if args.capacity_check and args.sales_order else {}
     if args.at_risk_only:
         projections = [p for p in projections if p.risks]
@@ -644,6 +645,7 @@ def _get_production_order_tracking(
     projector = Projector(store)
     projector.prefetch(orders=orders)
     projections = [projector.order(o.id) for o in orders]
+    store.load_partners()
     page = projections[args.offset : args.offset + args.limit]
     ops = _routing_ops(ctx, [p.order.item_id for p in page])
     qc = _pending_qc(ctx, [p.order.code for p in page])
@@ -904,6 +906,7 @@ def _get_warnings(ctx: ToolContext, args: GetWarningsIn) -> GetWarningsOut:
     today = ctx.today
     store = FlowStore(ctx.session, today)
     store.load_everything()
+    store.load_partners()
     projector = Projector(store)
     out: list[WarningOut] = []
     for line in sorted(store.open_sales_lines(), key=lambda ln: (ln.order_code, ln.line_no)):

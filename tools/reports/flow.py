@@ -251,7 +251,6 @@ class FlowStore:
         )
         self._load_purchase_lines(None)
         self.stock, self.in_qc = self._ledger_balances()
-        self._load_partners()
         self.loaded = set(self.items)
         self.everything = True
 
@@ -272,27 +271,28 @@ class FlowStore:
         if not stock_ids and not qc_ids:
             return {}, {}
         own = StockMove.owner_customer_id.is_(None)
-        for column, sign in ((StockMove.to_location_id, 1), (StockMove.from_location_id, -1)):
-            # for a few items only the item filter goes in WHERE: SQLite would otherwise walk the location or
-            # owner index, which covers nearly every move
-            where = (
-                StockMove.item_id.in_(item_ids)
-                if item_ids is not None
-                else sa.and_(column.in_(stock_ids + qc_ids), own)
+        to, frm = StockMove.to_location_id, StockMove.from_location_id
+
+        def net(ids: list[int]) -> Any:
+            ids = ids or [-1]
+            return sa.func.sum(
+                sa.case((sa.and_(to.in_(ids), own), StockMove.qty), else_=0)
+                - sa.case((sa.and_(frm.in_(ids), own), StockMove.qty), else_=0)
             )
-            for item_id, in_stock, in_qc in self._execute(
-                sa.select(
-                    StockMove.item_id,
-                    sa.func.sum(
-                        sa.case((sa.and_(column.in_(stock_ids or [-1]), own), StockMove.qty), else_=0)
-                    ),
-                    sa.func.sum(sa.case((sa.and_(column.in_(qc_ids or [-1]), own), StockMove.qty), else_=0)),
-                )
-                .where(where)
-                .group_by(StockMove.item_id)
-            ):
-                stock[item_id] += sign * dec(in_stock)
-                qc[item_id] += sign * dec(in_qc)
+
+        # for a few items only the item filter goes in WHERE: SQLite would otherwise walk the location or
+        # owner index, which covers nearly every move
+        internal = stock_ids + qc_ids
+        where = (
+            StockMove.item_id.in_(item_ids)
+            if item_ids is not None
+            else sa.and_(sa.or_(to.in_(internal), frm.in_(internal)), own)
+        )
+        for item_id, in_stock, in_qc in self._execute(
+            sa.select(StockMove.item_id, net(stock_ids), net(qc_ids)).where(where).group_by(StockMove.item_id)
+        ):
+            stock[item_id] += dec(in_stock)
+            qc[item_id] += dec(in_qc)
         return ({k: v for k, v in stock.items() if v != 0}, {k: v for k, v in qc.items() if v != 0})
 
     def ensure_items(self, item_ids: Iterable[int]) -> None:
@@ -315,7 +315,6 @@ class FlowStore:
         line_ids = sorted({i for item in wanted for i in self._item_lines.get(item, ())})
         self._load_linked_to(line_ids)
         self.loaded.update(wanted)
-        self._load_partners()
 
     def ensure_orders(self, order_ids: Iterable[int]) -> None:
         """Load these orders' component rows (all of them, issued or not) and the flow of their items."""
@@ -364,63 +363,39 @@ class FlowStore:
         return sorted(lines, key=lambda ln: (ln.order_code, ln.line_no))
 
     def _load_items(self, ids: Sequence[int] | None) -> None:
-        stmt = sa.select(
-            Item.id, Item.code, Item.name, Item.uom, Item.source, Item.lead_time_days, Item.phantom
-        )
+        stmt = sa.select(*_ITEM_COLUMNS)
         if ids is not None:
             ids = [i for i in ids if i not in self.items]
             if not ids:
                 return
-            stmt = stmt.where(Item.id.in_(ids))  # type: ignore[union-attr]
+            stmt = stmt.where(Item.id.in_(ids))
         for row in self._execute(stmt):
-            info = ItemInfo(row[0], row[1], row[2], row[3], row[4], row[5] or 0, bool(row[6]))
-            self.items[info.id] = info
-            self.item_ids[info.code] = info.id
+            self._add_item(row)
+
+    def _add_item(self, row: Any) -> None:
+        info = ItemInfo(row[0], row[1], row[2], row[3], row[4], row[5] or 0, bool(row[6]))
+        self.items[info.id] = info
+        self.item_ids[info.code] = info.id
 
     def _load_orders(self, condition: Any) -> None:
-        stmt = sa.select(
-            ProductionOrder.id,
-            ProductionOrder.code,
-            ProductionOrder.kind,
-            ProductionOrder.item_id,
-            ProductionOrder.qty,
-            ProductionOrder.completed_qty,
-            ProductionOrder.status,
-            ProductionOrder.start_date,
-            ProductionOrder.due_date,
-            ProductionOrder.priority,
-            ProductionOrder.supplier_id,
-            ProductionOrder.sales_order_line_id,
-            ProductionOrder.parent_order_id,
-        ).where(condition)
-        new_items = set()
-        for row in self._execute(stmt):
-            if row[0] in self.orders:
-                continue
-            order = OrderRow(
-                row[0],
-                row[1],
-                row[2],
-                row[3],
-                dec(row[4]),
-                dec(row[5]),
-                row[6],
-                row[7],
-                row[8],
-                row[9],
-                row[10],
-                row[11],
-                row[12],
-            )
-            self.orders[order.id] = order
-            self.order_ids[order.code] = order.id
-            self._item_orders[order.item_id].append(order.id)
-            if order.sales_order_line_id is not None:
-                self._linked[order.sales_order_line_id].append(order.id)
-            if order.parent_order_id is not None:
-                self._children[order.parent_order_id].append(order.id)
-            new_items.add(order.item_id)
+        new_items: set[int] = set()
+        for row in self._execute(sa.select(*_ORDER_COLUMNS).where(condition)):
+            self._add_order(row, new_items)
         self._load_items(sorted(new_items))
+
+    def _add_order(self, row: Any, new_items: set[int]) -> None:
+        if row[0] in self.orders:
+            return
+        order = OrderRow(*row[:4], dec(row[4]), dec(row[5]), *row[6:13])
+        self.orders[order.id] = order
+        self.order_ids[order.code] = order.id
+        self._item_orders[order.item_id].append(order.id)
+        if order.sales_order_line_id is not None:
+            self._linked[order.sales_order_line_id].append(order.id)
+        if order.parent_order_id is not None:
+            self._children[order.parent_order_id].append(order.id)
+        if order.item_id not in self.items:
+            new_items.add(order.item_id)
 
     def _load_linked_to(self, line_ids: Sequence[int]) -> None:
         todo = sorted(set(line_ids) - self._linked_loaded)
@@ -440,31 +415,31 @@ class FlowStore:
         self._linked_loaded.update(line_ids)
 
     def _load_components(self, item_ids: Sequence[int] | None) -> None:
-        """Component rows of open orders: those on these items, or every row of every open order."""
+        """Component rows of open orders, with their orders: those on these items, or every row of every open
+        order."""
         stmt = (
-            _component_select()
+            sa.select(*_component_columns(), *_ORDER_COLUMNS)
             .join(ProductionOrder, ProductionOrder.id == ProductionOrderComponent.production_order_id)
             .where(ProductionOrder.status.in_(OPEN_PRODUCTION))
-        )  # type: ignore[attr-defined]
+        )
         if item_ids is not None:
-            stmt = stmt.where(ProductionOrderComponent.item_id.in_(item_ids))  # type: ignore[attr-defined]
-        order_ids: set[int] = set()
+            stmt = stmt.where(ProductionOrderComponent.item_id.in_(item_ids))
+        new_items: set[int] = set()
+        width = len(_component_columns())
         for row in self._execute(stmt):
             comp = _component(row)
+            self._add_order(row[width:], new_items)
             if comp.id in self._component_ids:
                 continue
             self._component_ids.add(comp.id)
             self._item_components[comp.item_id].append(comp)
-            order_ids.add(comp.order_id)
             if item_ids is None:
                 self.components.setdefault(comp.order_id, []).append(comp)
         if item_ids is None:
             for order in self.orders.values():
                 if order.is_open:
                     self.components.setdefault(order.id, [])
-        missing = sorted(order_ids - set(self.orders))
-        for chunk in _chunks(missing):
-            self._load_orders(ProductionOrder.id.in_(chunk))  # type: ignore[union-attr]
+        self._load_items(sorted(new_items))
 
     def _load_sales_lines(self, condition: Any) -> None:
         stmt = (
@@ -536,7 +511,8 @@ class FlowStore:
             self._item_purchases[line.item_id].append(line.id)
             self._purchase_refs[line.ref] = line.id
 
-    def _load_partners(self) -> None:
+    def load_partners(self) -> None:
+        """Codes and names of the customers and suppliers of what is loaded (once, before a report's output)."""
         want_c = {ln.customer_id for ln in self.sales_lines.values()} - set(self.customers)
         if want_c:
             for cid, code, name in self._execute(
@@ -579,25 +555,34 @@ class FlowStore:
         frontier = sorted(i for i in set(item_ids) if i not in self._bom_children)
         while frontier:
             for chunk in _chunks(frontier):
-                heads = [
-                    _BomHead(*row)
-                    for row in self._execute(
-                        sa.select(
-                            Bom.id, Bom.item_id, Bom.version, Bom.effective_from, Bom.effective_to
-                        ).where(Bom.status == "active", Bom.item_id.in_(chunk))
+                rows = self._execute(
+                    sa.select(
+                        Bom.id,
+                        Bom.item_id,
+                        Bom.version,
+                        Bom.effective_from,
+                        Bom.effective_to,
+                        BomLine.component_id,
+                        *_ITEM_COLUMNS,
                     )
-                ]
-                chosen = {h.id: h.parent for h in effective_bom_map(heads, self.today).values()}
+                    .join(BomLine, BomLine.bom_id == Bom.id)
+                    .join(Item, Item.id == BomLine.component_id)
+                    .where(Bom.status == "active", Bom.item_id.in_(chunk))
+                ).all()
+                for row in rows:
+                    if row[6] not in self.items:
+                        self._add_item(row[6:])
+                heads = {row[0]: _BomHead(*row[:5]) for row in rows}
+                chosen = {
+                    h.id: h.parent for h in effective_bom_map(list(heads.values()), self.today).values()
+                }
                 children: dict[int, set[int]] = defaultdict(set)
-                for chunk_ids in _chunks(sorted(chosen)):
-                    for bom_id, comp in self._execute(
-                        sa.select(BomLine.bom_id, BomLine.component_id).where(BomLine.bom_id.in_(chunk_ids))
-                    ):
-                        children[chosen[bom_id]].add(comp)
+                for row in rows:
+                    if row[0] in chosen:
+                        children[chosen[row[0]]].add(row[5])
                 for item_id in chunk:
                     self._bom_children[item_id] = tuple(sorted(children.get(item_id, ())))
             below = {c for i in frontier for c in self._bom_children[i]}
-            self._load_items(sorted(below))
             frontier = sorted(i for i in below if i not in self._bom_children)
 
     def load_bom_structure(self, item_ids: Iterable[int]) -> None:
@@ -784,8 +769,8 @@ def _open_lines() -> Any:
     return sa.and_(SalesOrder.status.in_(OPEN_SALES), SalesOrderLine.qty > SalesOrderLine.shipped_qty)  # type: ignore[attr-defined]
 
 
-def _component_select() -> Any:
-    return sa.select(
+def _component_columns() -> tuple[Any, ...]:
+    return (
         ProductionOrderComponent.id,
         ProductionOrderComponent.production_order_id,
         ProductionOrderComponent.item_id,
@@ -794,6 +779,28 @@ def _component_select() -> Any:
         ProductionOrderComponent.issue_method,
         ProductionOrderComponent.substitute_for_id,
     )
+
+
+def _component_select() -> Any:
+    return sa.select(*_component_columns())
+
+
+_ITEM_COLUMNS = (Item.id, Item.code, Item.name, Item.uom, Item.source, Item.lead_time_days, Item.phantom)
+_ORDER_COLUMNS = (
+    ProductionOrder.id,
+    ProductionOrder.code,
+    ProductionOrder.kind,
+    ProductionOrder.item_id,
+    ProductionOrder.qty,
+    ProductionOrder.completed_qty,
+    ProductionOrder.status,
+    ProductionOrder.start_date,
+    ProductionOrder.due_date,
+    ProductionOrder.priority,
+    ProductionOrder.supplier_id,
+    ProductionOrder.sales_order_line_id,
+    ProductionOrder.parent_order_id,
+)
 
 
 def _component(row: Any) -> ComponentRow:
