@@ -226,6 +226,14 @@ def _skip_reason(scenario: Scenario, factory: BackendFactory, registry: dict[str
     return ("skipped", f"tool not installed: {', '.join(missing)}") if missing else ("run", "")
 
 
+def _load_solvers() -> None:
+    """Load OR-Tools before runs start in threads: planning imports it through importlib's LazyLoader,
+    which is not thread-safe before Python 3.12 (two first uses at once can see a half-loaded module)."""
+    from ortools.sat.python import cp_model
+
+    _ = cp_model.CpModel  # reading an attribute of a lazy module runs the real import, here in one thread
+
+
 def heldout_summary() -> HeldoutSummary:
     """The offline NLU's held-out accuracy (assistant.offline.evaluation)."""
     from assistant.offline.evaluation import evaluate_heldout
@@ -287,6 +295,7 @@ def run_suite(
             return done
 
         if options.workers > 1:
+            _load_solvers()
             with ThreadPoolExecutor(max_workers=options.workers) as pool:
                 finished = list(pool.map(one, todo))
         else:
