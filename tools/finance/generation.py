@@ -1003,7 +1003,7 @@ def _close_vouchers(
     done |= {kind for kind in CLOSE_KINDS if done_sources(session, kind, [run.id or 0])}
     if all(kind in done for kind in CLOSE_KINDS):
         plan.close_status = "done"
-        if plan.document_vouchers:
+        if any(ln.role == "wip" for d in plan.document_vouchers for ln in d.lines):
             plan.warnings.append(
                 f"{code}'s closing vouchers were made before these documents: reopen the cost period and close "
                 "it again, then generate, to bring them into the closing"
