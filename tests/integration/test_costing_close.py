@@ -282,3 +282,20 @@ def test_the_contract_example_closes_and_reports_the_same(db_url: str) -> None:
     assert out["total"] == pytest.approx(2527.66, abs=0.01) and out["wip"]["total"] == pytest.approx(
         232.34, abs=0.01
     )
+
+
+def test_collecting_one_order_leaves_what_the_period_makes_to_the_roll_up(bike: str) -> None:
+    november(bike)
+    out = propose(bike, "propose_cost_collection", period="2026-11", orders=["MO-W20"])
+    (w20,) = out["orders"]
+    figures = {f["figure"]: f["after"] for f in w20["figures"]}
+    # SC-1 is not collected yet, but it makes RIM-P in the period: the rims are not charged at their moving
+    # average (20 × 9.7 = 194) but left to the roll-up, which charges SC-1's actual cost.
+    assert figures["material_cost"] == 279.224
+    assert (
+        "RIM-P is made by an order of the period: charged at its actual cost by the roll-up "
+        "(not at 194 moving average)"
+    ) in w20["notes"]
+    with pytest.raises(ToolError) as err:
+        propose(bike, "propose_cost_collection", period="2026-11", orders=["MO-404"])
+    assert err.value.code == "not_found" and err.value.details["field"] == "orders"

@@ -54,7 +54,7 @@ from data_model.tables.inventory import INTERNAL_KINDS
 from planning import costing as pc
 from planning import costing_collection as cc
 from planning.errors import InvalidInputError
-from tools.catalog.costing import CostProblemOut, cost_period_live, current_run
+from tools.catalog.costing import CostProblemOut, PeriodCosting, cost_period_live, current_run
 from tools.catalog.material_issue import find_order
 from tools.catalog.subcontracting import order_fee
 from tools.context import Actor, ToolContext
@@ -702,6 +702,8 @@ def collect_costs(
     period = require_open(session, period_range.code, "collect costs")
     carried, previous_open = opening_wip(session, period_range.code)
     docs = scan_documents(session, period_range, carried)
+    # every order of the period counts, collected now or not: the roll-up charges what they make
+    made = _made_items(session, period, docs)
     if only is not None:
         wanted = set(only)
         unknown = wanted - {d.order.code for d in docs.values()}
@@ -713,7 +715,6 @@ def collect_costs(
         if name not in {d.order.code for d in docs.values()}:
             find_order(session, name, "completion")
     existing, sources = _existing_inputs(session, period)
-    made = _made_items(session, period, docs)
     conversion_default = default_conversion_completion(ctx, default_conversion)
     warnings = []
     if previous_open is not None:
@@ -2077,9 +2078,9 @@ def propose_period_close(ctx: ToolContext, args: CostPeriodIn) -> PeriodClosePro
     )
 
 
-def _result_rows(run: CostRun, period: CostPeriod, session: Session) -> list[CostResult]:
-    """One row per order and cost element from the live costing (WIP conversion split like completed)."""
-    live = cost_period_live(session, period, with_variances=False)
+def _result_rows(session: Session, run: CostRun, live: PeriodCosting) -> list[CostResult]:
+    """One row per order and cost element of a live costing (WIP conversion split like the completed)."""
+    period = live.period
     assert live.inputs is not None and live.result is not None
     inputs = {o.order: o for o in live.inputs.orders}
     ids = {o.code: o for o in _orders_by(session, codes=inputs)}
@@ -2135,7 +2136,7 @@ def apply_period_close(session: Session, proposal: Proposal, actor: Actor) -> di
     )
     session.add(run)
     session.flush()
-    rows = _result_rows(run, period, session)
+    rows = _result_rows(session, run, live)
     session.add_all(rows)
     try:
         transition("cost_period", period, "closed", ref=period.code)
