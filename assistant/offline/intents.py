@@ -1546,3 +1546,433 @@ def capabilities(turn: Turn) -> str:
         if (spec.capability_zh or spec.capability_en) and not spec.missing_tools()
     ]
     return bullet_list(rows, 40)
+
+
+# ------------------------------------------------------------------------------------------------ execution
+
+
+def _issued_line(turn: Turn, ln: dict[str, Any]) -> str:
+    return turn.t(
+        f"{turn.item(ln.get('item', ''))} {qty(ln.get('qty'))} {ln.get('uom', '')}（需求 {qty(ln.get('required'))}，"
+        f"发后累计 {qty(ln.get('issued_after'))}）" + ("，超发" if ln.get("over_issue") else ""),
+        f"{turn.item(ln.get('item', ''))} {qty(ln.get('qty'))} {ln.get('uom', '')} (required {qty(ln.get('required'))}, "
+        f"{qty(ln.get('issued_after'))} issued after)" + (", over-issue" if ln.get("over_issue") else ""),
+    )
+
+
+@intent(
+    "issue_material",
+    tools=("propose_kit_issue", "propose_material_issue"),
+    required=("order", "qty"),
+    optional=("item",),
+    order_kinds=("MO",),
+    writes=True,
+    capability=(
+        "生产领料：按套数配套发料，或发某个物料若干（提案，需仓库确认）",
+        "material issue to a production order: kit sets or one item (a proposal)",
+    ),
+)
+def issue_material(turn: Turn, slots: Slots) -> str:
+    assert slots.order and slots.qty is not None
+    if slots.item:
+        name = "propose_material_issue"
+        args: dict[str, Any] = {
+            "order": slots.order,
+            "lines": [{"item": slots.item, "qty": num_arg(slots.qty)}],
+        }
+    else:
+        name = "propose_kit_issue"
+        args = {"order": slots.order, "sets": int(slots.qty)}
+    out = turn.call(name, args)
+    if (msg := failed(turn, name, out)) is not None:
+        return msg
+    lines = out.get("lines") or []
+    head = (
+        turn.t(
+            f"已起草领料提案 {out.get('proposal_id')}：给 {slots.order} 配套发 {int(slots.qty)} 套，从 {out.get('location')} 发 {len(lines)} 项：",
+            f"Drafted material-issue proposal {out.get('proposal_id')}: a kit of {int(slots.qty)} set(s) for "
+            f"{slots.order} from {out.get('location')}, {len(lines)} line(s):",
+        )
+        if name == "propose_kit_issue"
+        else turn.t(
+            f"已起草领料提案 {out.get('proposal_id')}：给 {slots.order} 从 {out.get('location')} 发料：",
+            f"Drafted material-issue proposal {out.get('proposal_id')}: issue to {slots.order} from "
+            f"{out.get('location')}:",
+        )
+    )
+    text = [head, bullet_list([_issued_line(turn, ln) for ln in lines], 20) + more(turn.lang, len(lines), 20)]
+    if out.get("over_issue"):
+        text.append(
+            turn.t("含超发，需要计划员确认。", "It includes an over-issue: a planner must confirm it.")
+        )
+    text.append(proposal_note(turn, str(out.get("proposal_id"))))
+    return "\n".join(text)
+
+
+@intent(
+    "production_progress",
+    tools=("get_production_order",),
+    required=("order",),
+    order_kinds=("MO", "SC"),
+    capability=(
+        "生产单领料与完工进度：每个物料需求、已发、未发，完工入库",
+        "production order progress: each component required, issued, still to issue; completions",
+    ),
+)
+def production_progress(turn: Turn, slots: Slots) -> str:
+    out = turn.call("get_production_order", {"order": slots.order})
+    if (msg := failed(turn, "get_production_order", out)) is not None:
+        return msg
+    comps = out.get("components") or []
+    text = [
+        turn.t(
+            f"{out.get('code')}（{turn.item(out.get('item', ''))}，状态 {out.get('status')}）：数量 {qty(out.get('qty'))}，"
+            f"已完工 {qty(out.get('completed_qty'))}，未完工 {qty(out.get('open_qty'))}，到期 {day(out.get('due_date'))}；"
+            f"已领料成本 {qty(out.get('material_cost'))}。",
+            f"{out.get('code')} ({turn.item(out.get('item', ''))}, status {out.get('status')}): qty {qty(out.get('qty'))}, "
+            f"completed {qty(out.get('completed_qty'))}, open {qty(out.get('open_qty'))}, due {day(out.get('due_date'))}; "
+            f"material charged {qty(out.get('material_cost'))}.",
+        )
+    ]
+    if comps:
+        text.append(turn.t("领料情况：", "Material issued:"))
+        text.append(
+            bullet_list(
+                [
+                    turn.t(
+                        f"{c.get('item')} {c.get('item_name', '')}：需求 {qty(c.get('required'))}，已发 {qty(c.get('issued'))}，"
+                        f"未发 {qty(c.get('remaining'))}"
+                        + ("（倒冲）" if c.get("issue_method") == "backflush" else ""),
+                        f"{c.get('item')}: required {qty(c.get('required'))}, issued {qty(c.get('issued'))}, still to issue "
+                        f"{qty(c.get('remaining'))}"
+                        + (" (backflush)" if c.get("issue_method") == "backflush" else ""),
+                    )
+                    for c in comps
+                ],
+                30,
+            )
+            + more(turn.lang, len(comps), 30)
+        )
+    else:
+        text.append(turn.t("还没有物料需求（未下达）。", "No component requirements yet (not released)."))
+    receipts = out.get("receipts") or []
+    if receipts:
+        text.append(
+            turn.t("完工入库：", "Completion receipts: ")
+            + join(
+                turn.lang, [f"{r.get('code')} {day(r.get('date'))} {qty(r.get('qty'))}" for r in receipts[:8]]
+            )
+            + more(turn.lang, len(receipts), 8)
+        )
+    return "\n".join(text)
+
+
+@intent(
+    "completion_receipt",
+    tools=("propose_completion_receipt",),
+    required=("order", "qty"),
+    order_kinds=("MO",),
+    writes=True,
+    capability=(
+        "完工入库（含倒冲领料，提案，需确认）",
+        "completion receipt of a production order, with backflush (a proposal)",
+    ),
+)
+def completion_receipt(turn: Turn, slots: Slots) -> str:
+    assert slots.qty is not None
+    out = turn.call("propose_completion_receipt", {"order": slots.order, "qty": num_arg(slots.qty)})
+    if (msg := failed(turn, "propose_completion_receipt", out)) is not None:
+        return msg
+    r = out.get("receipt") or {}
+    text = [
+        turn.t(
+            f"已起草完工入库提案 {out.get('proposal_id')}：{r.get('order')} 完工 {turn.item(r.get('item', ''))} {qty(r.get('qty'))} "
+            f"{r.get('uom', '')} 入 {r.get('to_location')}，完工累计 {qty(r.get('completed_after'))}/{qty(r.get('order_qty'))}"
+            + ("，订单完工" if r.get("final") else "")
+            + f"；估算单位成本 {qty(r.get('estimated_unit_cost'))}。",
+            f"Drafted completion-receipt proposal {out.get('proposal_id')}: {r.get('order')} receives "
+            f"{turn.item(r.get('item', ''))} {qty(r.get('qty'))} {r.get('uom', '')} into {r.get('to_location')}, "
+            f"{qty(r.get('completed_after'))}/{qty(r.get('order_qty'))} completed"
+            + (", order complete" if r.get("final") else "")
+            + f"; estimated unit cost {qty(r.get('estimated_unit_cost'))}.",
+        )
+    ]
+    backflush = out.get("backflush") or []
+    if backflush:
+        text.append(
+            turn.t("倒冲领料：", "Backflush: ")
+            + join(turn.lang, [f"{b.get('item')} {qty(b.get('qty'))}" for b in backflush])
+        )
+    short = r.get("not_yet_issued") or []
+    if short:
+        text.append(
+            turn.t("注意，这些料发得少于完工所需：", "Note: issued less than the completed quantity needs: ")
+            + join(
+                turn.lang,
+                [
+                    turn.t(
+                        f"{s.get('item')} 已发 {qty(s.get('issued'))}/需 {qty(s.get('needed'))}",
+                        f"{s.get('item')} issued {qty(s.get('issued'))} of {qty(s.get('needed'))}",
+                    )
+                    for s in short
+                ],
+            )
+        )
+    text.append(proposal_note(turn, str(out.get("proposal_id"))))
+    return "\n".join(text)
+
+
+@intent(
+    "purchase_receipt",
+    tools=("get_purchase_order", "propose_purchase_receipt"),
+    required=("order", "qty"),
+    optional=("item",),
+    order_kinds=("PO",),
+    writes=True,
+    capability=(
+        "采购到货收料（需检验的进待检区，提案，需仓库确认）",
+        "receive a delivery on a purchase order (into QC when inspected; a proposal)",
+    ),
+)
+def purchase_receipt(turn: Turn, slots: Slots) -> str:
+    assert slots.qty is not None
+    line: dict[str, Any] = {"qty": num_arg(slots.qty)}
+    if slots.item:
+        line["item"] = slots.item
+    else:
+        po = turn.call("get_purchase_order", {"order": slots.order})
+        if (msg := failed(turn, "get_purchase_order", po)) is not None:
+            return msg
+        open_lines = (
+            [ln for ln in po.get("lines") or [] if _positive(ln.get("open_qty"))] or po.get("lines") or []
+        )
+        if len(open_lines) != 1:
+            items = ", ".join(str(ln.get("item")) for ln in open_lines)
+            return turn.t(
+                f"{slots.order} 有多行（{items}），请说明是哪个物料到货。",
+                f"{slots.order} has several lines ({items}): which item arrived?",
+            )
+        line["line_no"] = open_lines[0].get("line_no")
+    out = turn.call("propose_purchase_receipt", {"purchase_order": slots.order, "lines": [line]})
+    if (msg := failed(turn, "propose_purchase_receipt", out)) is not None:
+        return msg
+    rows = [
+        turn.t(
+            f"第 {ln.get('line_no')} 行 {turn.item(ln.get('item', ''))} {qty(ln.get('qty'))} {ln.get('uom', '')} "
+            + ("进待检区 QC 待检" if ln.get("to_location") == "QC" else "直接入库 STOCK")
+            + f"，累计收货 {qty(ln.get('received_after'))}/{qty(ln.get('ordered'))}",
+            f"line {ln.get('line_no')} {turn.item(ln.get('item', ''))} {qty(ln.get('qty'))} {ln.get('uom', '')} "
+            + ("into QC for inspection" if ln.get("to_location") == "QC" else "into STOCK")
+            + f", {qty(ln.get('received_after'))}/{qty(ln.get('ordered'))} received",
+        )
+        for ln in out.get("lines") or []
+    ]
+    status = str(out.get("status_after", ""))
+    return "\n".join(
+        [
+            turn.t(
+                f"已起草收料提案 {out.get('proposal_id')}：{out.get('purchase_order')}（供应商 {out.get('supplier')}）：",
+                f"Drafted receipt proposal {out.get('proposal_id')} on {out.get('purchase_order')} (supplier "
+                f"{out.get('supplier')}):",
+            ),
+            bullet_list(rows, 20),
+            turn.t(
+                f"确认后订单状态：{'全部收货' if status == 'received' else '部分收货'}（{status}）。",
+                f"Once confirmed the order is {status}.",
+            ),
+            proposal_note(turn, str(out.get("proposal_id"))),
+        ]
+    )
+
+
+@intent(
+    "inspection_status",
+    tools=("get_inspection_orders",),
+    optional=("item",),
+    capability=("待检来料：哪些批次在质检区等检验", "incoming inspection: which lots are waiting in QC"),
+)
+def inspection_status(turn: Turn, slots: Slots) -> str:
+    args: dict[str, Any] = {"status": "pending"}
+    if slots.item:
+        args["item"] = slots.item
+    out = turn.call("get_inspection_orders", args)
+    if (msg := failed(turn, "get_inspection_orders", out)) is not None:
+        return msg
+    orders = out.get("orders") or []
+    uncovered = out.get("uncovered") or []
+    text = [
+        turn.t(f"待检的检验单共 {out.get('total')} 张：", f"{out.get('total')} inspection order(s) waiting:")
+    ]
+    if orders:
+        text.append(
+            bullet_list(
+                [
+                    turn.t(
+                        f"{o.get('code')}：{turn.item(o.get('item', ''))} {qty(o.get('qty'))} {o.get('uom', '')}，来自 {o.get('source_ref')}"
+                        + (f"（供应商 {o.get('supplier')}）" if o.get("supplier") else "")
+                        + f"，{day(o.get('received_on'))} 收到，在 {o.get('location')}",
+                        f"{o.get('code')}: {turn.item(o.get('item', ''))} {qty(o.get('qty'))} {o.get('uom', '')} from "
+                        f"{o.get('source_ref')}"
+                        + (f" (supplier {o.get('supplier')})" if o.get("supplier") else "")
+                        + f", received {day(o.get('received_on'))}, in {o.get('location')}",
+                    )
+                    for o in orders
+                ],
+                20,
+            )
+            + more(turn.lang, len(orders), 20)
+        )
+    if uncovered:
+        text.append(
+            turn.t("质检区还有没有检验单的库存：", "Stock in QC with no inspection order: ")
+            + join(
+                turn.lang, [f"{u.get('item')} {qty(u.get('qty'))} ({u.get('location')})" for u in uncovered]
+            )
+        )
+    if not orders and not uncovered:
+        text = [turn.t("目前没有待检的来料。", "Nothing is waiting for inspection.")]
+    return "\n".join(text)
+
+
+@intent(
+    "subcontract_status",
+    tools=("get_subcontract_order",),
+    required=("order",),
+    order_kinds=("SC",),
+    capability=(
+        "委外单物料：发出、耗用、报废、还在外协厂多少；收货进度",
+        "subcontract order material: sent, consumed, scrapped, still at the subcontractor; goods received",
+    ),
+)
+def subcontract_status(turn: Turn, slots: Slots) -> str:
+    out = turn.call("get_subcontract_order", {"order": slots.order})
+    if (msg := failed(turn, "get_subcontract_order", out)) is not None:
+        return msg
+    text = [
+        turn.t(
+            f"{out.get('code')}（外协厂 {out.get('supplier')} {out.get('supplier_name', '')}，{turn.item(out.get('item', ''))}，"
+            f"状态 {out.get('status')}）：已收 {qty(out.get('received_qty'))}/{qty(out.get('qty'))}，未交 {qty(out.get('open_qty'))}，"
+            f"待检 {qty(out.get('in_inspection_qty'))}，到期 {day(out.get('due_date'))}"
+            + ("，已逾期" if out.get("overdue") else "")
+            + "。",
+            f"{out.get('code')} (subcontractor {out.get('supplier')} {out.get('supplier_name', '')}, {turn.item(out.get('item', ''))}, "
+            f"status {out.get('status')}): received {qty(out.get('received_qty'))}/{qty(out.get('qty'))}, open "
+            f"{qty(out.get('open_qty'))}, in QC {qty(out.get('in_inspection_qty'))}, due {day(out.get('due_date'))}"
+            + (", overdue" if out.get("overdue") else "")
+            + ".",
+        )
+    ]
+    text.append(
+        bullet_list(
+            [
+                turn.t(
+                    f"{m.get('item')}：需 {qty(m.get('required'))}，发出 {qty(m.get('sent'))}，耗用 {qty(m.get('consumed'))}，"
+                    f"报废 {qty(m.get('scrapped'))}，退回 {qty(m.get('returned'))}，还在外协厂 {qty(m.get('at_supplier'))}，"
+                    f"待发 {qty(m.get('to_send'))}",
+                    f"{m.get('item')}: required {qty(m.get('required'))}, sent {qty(m.get('sent'))}, consumed "
+                    f"{qty(m.get('consumed'))}, scrapped {qty(m.get('scrapped'))}, returned {qty(m.get('returned'))}, "
+                    f"still at the subcontractor {qty(m.get('at_supplier'))}, to send {qty(m.get('to_send'))}",
+                )
+                for m in out.get("materials") or []
+            ],
+            20,
+        )
+    )
+    return "\n".join(text)
+
+
+def _named_supplier(question: str, locations: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The subcontractor a question names: by code, code word (xincai) or the first two characters of its name."""
+    low = question.casefold()
+    for loc in locations:
+        code = str(loc.get("supplier") or "")
+        name = str(loc.get("supplier_name") or "")
+        word = code.split("-", 1)[-1].casefold()
+        if (
+            (code and code.casefold() in low)
+            or (len(word) >= 3 and word in low)
+            or (len(name) >= 2 and name[:2] in question)
+        ):
+            return loc
+    return None
+
+
+@intent(
+    "subcontractor_stock",
+    tools=("get_subcontractor_stock",),
+    capability=("外协厂那里有我们多少料（委外仓库存）", "our material held at subcontractors"),
+)
+def subcontractor_stock(turn: Turn, slots: Slots) -> str:
+    out = turn.call("get_subcontractor_stock", {})
+    if (msg := failed(turn, "get_subcontractor_stock", out)) is not None:
+        return msg
+    locations = out.get("locations") or []
+    named = _named_supplier(turn.question, locations)
+    shown = [named] if named is not None else locations
+    if not shown:
+        return turn.t("外协厂那里没有我们的料。", "No material of ours is at any subcontractor.")
+    text = []
+    for loc in shown:
+        items = loc.get("items") or []
+        text.append(
+            turn.t(
+                f"{loc.get('supplier')} {loc.get('supplier_name', '')}（{loc.get('location')}）有我们的料 {len(items)} 项，"
+                f"金额 {qty(loc.get('total_value'))}：",
+                f"{loc.get('supplier')} {loc.get('supplier_name', '')} ({loc.get('location')}) holds {len(items)} item(s) "
+                f"of ours worth {qty(loc.get('total_value'))}:",
+            )
+        )
+        text.append(
+            bullet_list(
+                [
+                    f"{turn.item(i.get('item', ''))} {qty(i.get('qty'))} {i.get('uom', '')}"
+                    + turn.t(f"，金额 {qty(i.get('value'))}", f", value {qty(i.get('value'))}")
+                    for i in items
+                ],
+                20,
+            )
+            or turn.t("（没有）", "(none)")
+        )
+    return "\n".join(text)
+
+
+@intent(
+    "customer_materials",
+    tools=("get_customer_materials",),
+    optional=("customer",),
+    capability=("客供料：每个客户在我们这里还有多少料", "customer-supplied material held for each customer"),
+)
+def customer_materials(turn: Turn, slots: Slots) -> str:
+    args: dict[str, Any] = {"customer": slots.customer} if slots.customer else {}
+    out = turn.call("get_customer_materials", args)
+    if (msg := failed(turn, "get_customer_materials", out)) is not None:
+        return msg
+    customers = out.get("customers") or []
+    if not customers:
+        return turn.t("目前没有客供料。", "No customer-supplied material is held.")
+    text = []
+    for c in customers:
+        text.append(
+            turn.t(f"{turn.customer(c.get('customer', ''))}：", f"{turn.customer(c.get('customer', ''))}:")
+        )
+        text.append(
+            bullet_list(
+                [
+                    turn.t(
+                        f"{turn.item(i.get('item', ''))}：结存 {qty(i.get('on_hand'))} {i.get('uom', '')}（收 {qty(i.get('received'))}，"
+                        f"耗用 {qty(i.get('consumed'))}，退回 {qty(i.get('returned'))}）",
+                        f"{turn.item(i.get('item', ''))}: {qty(i.get('on_hand'))} {i.get('uom', '')} held (received "
+                        f"{qty(i.get('received'))}, consumed {qty(i.get('consumed'))}, returned {qty(i.get('returned'))})",
+                    )
+                    for i in c.get("items") or []
+                ],
+                20,
+            )
+        )
+    text.append(
+        turn.t(
+            "客供料归客户所有，不计入我们的库存和成本。",
+            "This material belongs to the customers: not in our stock or costs.",
+        )
+    )
+    return "\n".join(text)
