@@ -23,6 +23,7 @@ from planning.shortages import ComponentRequirement, OrderKind, OrderRequirement
 from tests.helpers import call
 from tests.integration.test_production_helpers import PLANNER, do
 from tools.context import open_context
+from tools.registry import call_tool
 from tools.reports.export import read_back, rows_as_text, run_report, write_table
 from tools.reports.pegging import PegDemand, peg_item
 
@@ -452,3 +453,33 @@ def test_capacity_check_adds_promisings_estimate(demo_url: str) -> None:
     with pytest.raises(ToolError) as err:
         call(demo_url, "get_sales_order_tracking", capacity_check=True)
     assert err.value.code == "invalid_input"
+
+
+def test_stock_reserved_by_a_promise_stays_with_its_line(bike_url: str) -> None:
+    from tools.context import SYSTEM_ACTOR
+    from tools.dataset_io import load_dataset
+    from tools.proposals import confirm
+
+    with open_context(bike_url) as ctx:
+        prop = call_tool(ctx, "propose_order_promise", {"sales_order": "SO-100"})
+    with open_context(bike_url) as ctx:
+        confirm(ctx.session, prop["proposal_id"], SYSTEM_ACTOR)
+    # a more important order for 2 bikes comes in after the promise
+    rush = {
+        "sales_orders": [
+            {
+                "id": "SO-101",
+                "customer": "城市单车",
+                "priority": 1,
+                "lines": [{"item": "BIKE", "qty": 2, "due": "2026-12-05"}],
+            }
+        ]
+    }
+    with open_context(bike_url) as ctx:
+        load_dataset(ctx.session, rush, reset=False, source="rush")
+    out = call(bike_url, "get_sales_order_tracking")
+    so100, so101 = _line(out, "SO-100/1"), _line(out, "SO-101/1")
+    # the promise reserved the 2 bikes in stock for SO-100: they stay with it although SO-101 ranks first
+    assert (so100["stock_reserved"], so100["ready_qty"]) == (2, 2)
+    assert {"item": "BIKE", "qty": 2, "supply": "stock"} in so100["reservations"]
+    assert (so101["ready_qty"], so101["uncovered_qty"]) == (0, 2)

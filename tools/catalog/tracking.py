@@ -284,6 +284,12 @@ class GetSalesOrderTrackingIn(BaseModel):
         return self
 
 
+class ReservationOut(BaseModel):
+    item: str
+    qty: Num
+    supply: str = Field(description="'stock' or the open purchase / production order reserved")
+
+
 class SalesLineTrackingOut(BaseModel):
     sales_order: str
     line_no: int
@@ -306,7 +312,10 @@ class SalesLineTrackingOut(BaseModel):
         "in_production, scheduled, waiting_for_material, awaiting_supply, not_covered, or the order's status "
         "(draft, cancelled, done)"
     )
-    stock_reserved: Num = Field(description="active reservations held for it")
+    stock_reserved: Num = Field(description="stock of its item reserved for it (a promise's reservation)")
+    reservations: list[ReservationOut] = Field(
+        description="every active reservation for it: its item and its components, from stock or open supply"
+    )
     ready_qty: Num = Field(
         description="of the open quantity: in stock for it now (made for it, or free stock)"
     )
@@ -400,16 +409,20 @@ def _capacity_estimates(ctx: ToolContext, code: str) -> dict[int, date]:
     return {line.line_no: line.estimated_date for line in out.lines}
 
 
-def _reserved(ctx: ToolContext, refs: Sequence[str]) -> dict[str, Decimal]:
-    out: dict[str, Decimal] = defaultdict(Decimal)
+def _reservations(ctx: ToolContext, refs: Sequence[str]) -> dict[str, list[ReservationOut]]:
+    """Active reservations per demand (a promise reserves per sales order line: its item and components)."""
+    out: dict[str, list[ReservationOut]] = defaultdict(list)
     if not refs:
         return out
-    for ref, qty in ctx.session.execute(
-        sa.select(Reservation.demand_ref, Reservation.qty).where(
-            Reservation.status == "active", Reservation.demand_ref.in_(sorted(set(refs)))
-        )
+    from data_model.tables import Item
+
+    for ref, code, qty, supply in ctx.session.execute(
+        sa.select(Reservation.demand_ref, Item.code, Reservation.qty, Reservation.supply_ref)
+        .join(Item, Item.id == Reservation.item_id)
+        .where(Reservation.status == "active", Reservation.demand_ref.in_(sorted(set(refs))))
+        .order_by(Reservation.id)
     ):
-        out[ref] += dec(qty)
+        out[ref].append(ReservationOut(item=code, qty=dec(qty), supply=supply))
     return out
 
 
@@ -441,7 +454,7 @@ def _get_sales_order_tracking(ctx: ToolContext, args: GetSalesOrderTrackingIn) -
         refs.update(o.order.code for o in p.linked)
         refs.update(_document(s.supply) for s in p.supplies if s.kind != "inspection")
     inspections = _inspections(ctx, refs)
-    reserved = _reserved(ctx, [r for p in page for r in (p.line.ref, p.line.order_code)])
+    reserved = _reservations(ctx, [p.line.ref for p in page])
     out = []
     for p in page:
         ln = p.line
@@ -468,7 +481,11 @@ def _get_sales_order_tracking(ctx: ToolContext, args: GetSalesOrderTrackingIn) -
                 promised_date=ln.promised_date,
                 owed_date=ln.commitment_date,
                 stage=p.stage,
-                stock_reserved=reserved.get(ln.ref, ZERO) + (reserved.get(ln.order_code, ZERO)),
+                stock_reserved=sum(
+                    (r.qty for r in reserved.get(ln.ref, ()) if r.item == item.code and r.supply == "stock"),
+                    ZERO,
+                ),
+                reservations=reserved.get(ln.ref, []),
                 ready_qty=p.made_for_it + p.from_stock,
                 in_production_qty=p.in_production,
                 planned_qty=p.planned,

@@ -37,6 +37,7 @@ from data_model.tables import (
     ProductionOrderComponent,
     PurchaseOrder,
     PurchaseOrderLine,
+    Reservation,
     SalesOrder,
     SalesOrderLine,
     StockMove,
@@ -44,9 +45,11 @@ from data_model.tables import (
 )
 from planning.calendar import Calendar
 from planning.model import ZERO, Supply, SupplyKind
-from tools.reports.pegging import ItemPegging, PegDemand, peg_item
+from tools.reports.pegging import ItemPegging, PegDemand, Pegging, peg_item
 from tools.snapshot import OPEN_PRODUCTION, OPEN_PURCHASE, OPEN_SALES, load_calendar
 
+# reservations a promise makes for a sales order line (tools/catalog/promising.py)
+LINE_DEMAND = "sales_order_line"
 # orders whose output serves a linked sales order line (rework re-makes units already counted)
 DEDICATED_KINDS = ("production", "subcontract")
 # SQLite allows 32766 bound parameters per statement; stay well below
@@ -180,7 +183,7 @@ class PurchaseLine:
 
 @dataclass
 class Dedication:
-    """What a made-to-order line holds outside the pool: made output in stock and its linked open orders."""
+    """What a line holds outside the pool: stock made or reserved for it, and its linked open orders."""
 
     stock: Decimal = ZERO
     orders: list[OrderRow] = field(default_factory=list)
@@ -226,6 +229,7 @@ class FlowStore:
         self._location_kinds: dict[int, str] | None = None
         self._workdays: dict[tuple[date, int, bool], date] = {}
         self._dedications: dict[int, Dedication] = {}
+        self._reserved: dict[int, dict[str, Decimal]] = defaultdict(dict)
 
     # ------------------------------------------------------------------------------------------- loading
 
@@ -251,6 +255,7 @@ class FlowStore:
         )
         self._load_purchase_lines(None)
         self.stock, self.in_qc = self._ledger_balances()
+        self._load_reservations(None)
         self.loaded = set(self.items)
         self.everything = True
 
@@ -312,6 +317,7 @@ class FlowStore:
             stock, in_qc = self._ledger_balances(chunk)
             self.stock.update(stock)
             self.in_qc.update(in_qc)
+            self._load_reservations(chunk)
         line_ids = sorted({i for item in wanted for i in self._item_lines.get(item, ())})
         self._load_linked_to(line_ids)
         self.loaded.update(wanted)
@@ -396,6 +402,19 @@ class FlowStore:
             self._children[order.parent_order_id].append(order.id)
         if order.item_id not in self.items:
             new_items.add(order.item_id)
+
+    def _load_reservations(self, item_ids: Sequence[int] | None) -> None:
+        """Stock reserved for sales order lines (promises), per item and line."""
+        stmt = sa.select(Reservation.item_id, Reservation.demand_ref, Reservation.qty).where(
+            Reservation.status == "active",
+            Reservation.supply_ref == "stock",
+            Reservation.demand_type == LINE_DEMAND,
+        )
+        if item_ids is not None:
+            stmt = stmt.where(Reservation.item_id.in_(item_ids))
+        for item_id, ref, qty in self._execute(stmt):
+            mine = self._reserved[item_id]
+            mine[ref] = mine.get(ref, ZERO) + dec(qty)
 
     def _load_linked_to(self, line_ids: Sequence[int]) -> None:
         todo = sorted(set(line_ids) - self._linked_loaded)
@@ -680,7 +699,12 @@ class FlowStore:
         return self._dedications.get(line_id, Dedication())
 
     def pegging(self, item_id: int) -> ItemPegging:
-        """The item's stock and open receipts pegged to its open demands (made-to-order lines apart)."""
+        """The item's stock and open receipts pegged to its open demands.
+
+        What is held for a sales order line comes first: output made for it and stock reserved for it (a
+        promise's reservations, as promising sets them aside); an order made for a line may use the stock
+        reserved for that line. Stock reserved and not used that way stays out of the pool.
+        """
         found = self._pegging.get(item_id)
         if found is not None:
             return found
@@ -690,7 +714,8 @@ class FlowStore:
             (self.sales_lines[i] for i in self._item_lines.get(item_id, ()) if self.sales_lines[i].is_demand),
             key=lambda ln: (ln.priority, ln.due_date, ln.ref),
         )
-        stock = self.stock.get(item_id, ZERO)
+        stock = max(self.stock.get(item_id, ZERO), ZERO)
+        reserved = dict(self._reserved.get(item_id, {}))
         dedicated_orders: set[int] = set()
         demands: list[PegDemand] = []
         for line in lines:
@@ -700,23 +725,56 @@ class FlowStore:
                 if o.kind in DEDICATED_KINDS and o.status != "cancelled" and o.item_id == item_id
             ]
             need = line.open_qty
-            if own:
-                made = sum((o.completed_qty for o in own), ZERO)
-                # units shipped came from the linked output first (as propose_production_orders counts)
-                held = min(max(made - line.shipped_qty, ZERO), max(stock, ZERO), need)
-                stock -= held
-                open_own = [o for o in own if o.open_qty > 0]
+            # units shipped came from the linked output first (as propose_production_orders counts)
+            made = max(sum((o.completed_qty for o in own), ZERO) - line.shipped_qty, ZERO)
+            mine = reserved.get(line.ref, ZERO)
+            held = min(max(made, mine), stock, need)
+            stock -= held
+            if mine > 0:
+                reserved[line.ref] = max(mine - held, ZERO)
+            open_own = [o for o in own if o.open_qty > 0]
+            if held > 0 or own:
                 self._dedications[line.id] = Dedication(held, open_own)
-                dedicated_orders.update(o.id for o in open_own)
-                need = need - held - sum((o.open_qty for o in open_own), ZERO)
+            dedicated_orders.update(o.id for o in open_own)
+            need = need - held - sum((o.open_qty for o in open_own), ZERO)
             if need > 0:
                 demands.append(PegDemand(line.ref, need, line.due_date, line.priority))
-        for order, qty in self._component_demand(item_id).values():
-            demands.append(PegDemand(order.code, qty, self.need_date(order), order.priority))
+        held_for: dict[str, Decimal] = {}
+        demand_of = self._component_demand(item_id)
+        if any(reserved.values()):
+            unknown = sorted(
+                {o.sales_order_line_id for o, _ in demand_of.values() if o.sales_order_line_id}
+                - set(self.sales_lines)
+            )
+            for chunk in _chunks(unknown):
+                self._load_sales_lines(SalesOrderLine.id.in_(chunk))
+        for order, qty in demand_of.values():
+            for_line = self.sales_lines.get(order.sales_order_line_id or 0)
+            mine = reserved.get(for_line.ref, ZERO) if for_line is not None else ZERO
+            held = min(mine, stock, qty)
+            if held > 0 and for_line is not None:
+                reserved[for_line.ref] = mine - held
+                stock -= held
+                held_for[order.code] = held
+            if qty - held > 0:
+                demands.append(PegDemand(order.code, qty - held, self.need_date(order), order.priority))
+        pool = max(stock - sum(reserved.values(), ZERO), ZERO)
         supplies = self.supplies(item_id, exclude=dedicated_orders)
-        result = peg_item(self.items[item_id].code, stock, supplies, demands)
+        result = peg_item(self.items[item_id].code, pool, supplies, demands)
+        for code, held in held_for.items():
+            peg = result.by_demand.get(code)
+            if peg is None:
+                demand = PegDemand(code, held, self.need_date(self.orders[self.order_ids[code]]))
+                result.by_demand[code] = Pegging(demand, held, (), ZERO)
+            else:
+                demand = PegDemand(code, peg.demand.qty + held, peg.demand.need_date, peg.demand.priority)
+                result.by_demand[code] = Pegging(demand, peg.from_stock + held, peg.receipts, peg.uncovered)
         self._pegging[item_id] = result
         return result
+
+    def reserved_stock(self, item_id: int, line_ref: str) -> Decimal:
+        """Stock reserved for a sales order line, of one item."""
+        return self._reserved.get(item_id, {}).get(line_ref, ZERO)
 
     def _component_demand(self, item_id: int) -> dict[int, tuple[OrderRow, Decimal]]:
         """Per open order: what it still needs of the item (its component rows of it added up)."""

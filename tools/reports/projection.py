@@ -107,7 +107,7 @@ class OrderProjection:
 @dataclass(frozen=True)
 class LineProjection:
     line: SalesLine
-    made_for_it: Decimal  # output of its linked orders already made, in stock and not shipped
+    made_for_it: Decimal  # in stock for it: output made for it (not shipped) or stock reserved for it
     from_stock: Decimal  # stock pegged to it
     in_production: Decimal  # open quantity of linked orders in progress
     planned: Decimal  # open quantity of linked orders not started
