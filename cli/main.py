@@ -11,6 +11,7 @@ import typer
 
 from cli import assistant as assistant_cli
 from cli import bom as bom_cli
+from cli import costing as costing_cli
 from cli import planning as planning_cli
 from cli import proposals as proposals_cli
 from cli import server as server_cli
@@ -27,6 +28,7 @@ app = typer.Typer(
 app.add_typer(proposals_cli.app, name="proposals")
 app.add_typer(users_cli.app, name="users")
 app.add_typer(bom_cli.app, name="bom")
+app.add_typer(costing_cli.app, name="costing")
 app.command("ask")(assistant_cli.ask)
 app.command("chat")(assistant_cli.chat)
 app.command("mrp")(planning_cli.mrp)

@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     receipt_tolerance: float = 0.0  # share of an order that may be over-received
     proposal_ttl_hours: int = 72
     max_request_bytes: int = 2_000_000
+    costing_wip_conversion_completion: float = 0.5  # default conversion completion of ending WIP
     cors_origins: str = ""  # comma-separated; empty = CORS closed
     chroma_path: str = ""  # empty = an in-memory index
     ui_enabled: bool = (
