@@ -12,8 +12,12 @@ import typer
 from cli import assistant as assistant_cli
 from cli import bom as bom_cli
 from cli import costing as costing_cli
+from cli import db as db_cli
+from cli import evals as evals_cli
+from cli import finance as finance_cli
 from cli import planning as planning_cli
 from cli import proposals as proposals_cli
+from cli import reports as reports_cli
 from cli import server as server_cli
 from cli import users as users_cli
 from cli.output import emit_json, fail
@@ -29,6 +33,10 @@ app.add_typer(proposals_cli.app, name="proposals")
 app.add_typer(users_cli.app, name="users")
 app.add_typer(bom_cli.app, name="bom")
 app.add_typer(costing_cli.app, name="costing")
+app.add_typer(finance_cli.app, name="vouchers")
+app.add_typer(reports_cli.app, name="report")
+app.add_typer(db_cli.app, name="db")
+app.command("eval")(evals_cli.eval_cmd)
 app.command("ask")(assistant_cli.ask)
 app.command("chat")(assistant_cli.chat)
 app.command("mrp")(planning_cli.mrp)
