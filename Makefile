@@ -23,6 +23,7 @@ install: $(BIN)/.installed
 demo: install
 	mkdir -p var
 	$(BIN)/orderpilot load data/demo/demo_factory.yaml --db $(DEMO_DB) --reset
+	$(BIN)/python -m cli.demo story --db $(DEMO_DB) > var/demo-story.json
 	$(BIN)/orderpilot users demo --db $(DEMO_DB)
 	ORDERPILOT_DATABASE_URL=$(DEMO_DB) ORDERPILOT_LLM_BASE_URL= $(BIN)/orderpilot serve --host $(HOST) --port $(PORT)
 
