@@ -7,6 +7,7 @@ available yet) and a handler that builds the tool calls and renders the facts in
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -15,6 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from assistant.backend import TurnLog
+from assistant.offline.dates import MONTHS, add_months
 from assistant.offline.entities import MAX_CANDIDATES, Candidate, EntityIndex
 from assistant.offline.knowledge import KnowledgeBase
 from assistant.offline.render import (
@@ -1975,4 +1977,134 @@ def customer_materials(turn: Turn, slots: Slots) -> str:
             "This material belongs to the customers: not in our stock or costs.",
         )
     )
+    return "\n".join(text)
+
+
+_MONTH_ZH = re.compile(r"(?:(\d{4})\s*[-/年.]\s*)?(\d{1,2})\s*月份?(?!\s*\d)")
+_MONTH_NUMERIC = re.compile(r"\b(\d{4})-(\d{1,2})\b")
+_CLOSE_STATUS = {
+    "done": ("成本结转凭证（直接人工、制造费用、完工产品成本）已生成", "the cost closing vouchers (labor, overhead, completed cost) are done"),
+    "generated": (
+        "成本期间已关闭，成本结转凭证还没有生成（生成本月凭证时会一起生成）",
+        "the cost period is closed; its closing vouchers are not generated yet (they come with the month's generation)",
+    ),
+    "cost_period_open": (
+        "成本期间尚未关闭，成本结转凭证要等成本核算关账（propose_period_close）后才能生成",
+        "the cost period is still open: the closing vouchers follow its close (propose_period_close)",
+    ),
+    "no_cost_period": ("该月还没有成本期间，成本结转凭证无从生成", "there is no cost period for the month yet, so no closing vouchers"),
+    "waiting_documents": ("还有单据没有凭证，成本结转凭证要等它们都生成后再生成", "closing vouchers wait until every document has its voucher"),
+    "waiting_rules": ("缺少科目规则，成本结转凭证无法生成", "an account rule is missing for the closing vouchers"),
+    "none": ("该月没有需要结转的成本", "nothing to close for the month"),
+}  # fmt: skip
+
+
+def _voucher_period(turn: Turn, slots: Slots) -> str:
+    """The month asked about: named (2026-11, 11月, November), last month, a date's month, else this month."""
+    text = turn.question
+    if found := _MONTH_NUMERIC.search(text):
+        return f"{int(found[1]):04d}-{int(found[2]):02d}"
+    if (found := _MONTH_ZH.search(text)) and 1 <= int(found[2]) <= 12:
+        month_no = int(found[2])
+        year = int(found[1]) if found[1] else turn.today.year - (1 if month_no > turn.today.month else 0)
+        return f"{year:04d}-{month_no:02d}"
+    lowered = text.casefold()
+    named = [n for name, n in MONTHS.items() if re.search(rf"\b{re.escape(name)}\b", lowered)]
+    if named:
+        year = turn.today.year - (1 if named[0] > turn.today.month else 0)
+        return f"{year:04d}-{named[0]:02d}"
+    if any(w in lowered for w in ("上个月", "上月", "last month", "previous month")):
+        return add_months(turn.today.replace(day=1), -1).strftime("%Y-%m")
+    return (slots.date or turn.today).strftime("%Y-%m")
+
+
+@intent(
+    "voucher_status",
+    tools=("get_voucher_status",),
+    optional=("date",),
+    capability=(
+        "凭证生成情况：本月（或某月）的生产成本等凭证生成了吗",
+        "accounting vouchers: have a month's (production cost) vouchers been generated",
+    ),
+)
+def voucher_status(turn: Turn, slots: Slots) -> str:
+    period = _voucher_period(turn, slots)
+    out = turn.call("get_voucher_status", {"period": period})
+    if (msg := failed(turn, "get_voucher_status", out)) is not None:
+        return msg
+    groups = {g.get("group"): g for g in out.get("groups") or []}
+    production = [groups.get(g) or {} for g in ("production", "subcontract")]
+    made = sum(int(g.get("vouchers") or 0) for g in production)
+    waiting = sum(int(g.get("pending") or 0) for g in production)
+    close_zh, close_en = _CLOSE_STATUS.get(out.get("close_status", ""), (out.get("close_status", ""),) * 2)
+    if not out.get("vouchers") and not out.get("pending_documents") and out.get("close_status") in (
+        "no_cost_period",
+        "none",
+    ):
+        return turn.t(
+            f"{period} 没有需要生成凭证的单据（没有领料、入库、委外等业务），也没有成本结转。",
+            f"{period} has no documents to voucher (no issues, receipts or subcontracting) and no cost closing.",
+        )
+    if out.get("production_generated"):
+        verdict = turn.t(
+            f"是的，{period} 的生产成本凭证都已生成：领料、完工入库、委外等单据凭证 {made} 张，{close_zh}。",
+            f"Yes: {period}'s production cost vouchers are all generated — {made} for issues, receipts and "
+            f"subcontracting, and {close_en}.",
+        )
+    else:
+        verdict = turn.t(
+            f"{period} 的生产成本凭证还没有全部生成：单据凭证已生成 {made} 张，还有 {waiting} 张单据待生成；{close_zh}。",
+            f"Not all of {period}'s production cost vouchers are generated: {made} written for issues, receipts "
+            f"and subcontracting, {waiting} document(s) still waiting; {close_en}.",
+        )
+    text = [verdict]
+    status_zh = "已结账" if out.get("finance_status") == "locked" else "未结账"
+    text.append(
+        turn.t(
+            f"{period} 凭证共 {qty(out.get('vouchers'))} 张（草稿 {qty(out.get('drafts'))}，已过账 {qty(out.get('posted'))}），"
+            f"{status_zh}；待生成的单据共 {qty(out.get('pending_documents'))} 张。",
+            f"The month has {qty(out.get('vouchers'))} voucher(s) ({qty(out.get('drafts'))} draft, "
+            f"{qty(out.get('posted'))} posted), {'closed' if out.get('finance_status') == 'locked' else 'open'}; "
+            f"{qty(out.get('pending_documents'))} document(s) still without a voucher.",
+        )
+    )
+    rows = [
+        turn.t(
+            f"{g.get('title', '').split(' ')[0]}：已生成 {qty(g.get('vouchers'))} 张，待生成 {qty(g.get('pending'))}",
+            f"{g.get('title', '').split(' ', 1)[-1]}: {qty(g.get('vouchers'))} generated, {qty(g.get('pending'))} waiting",
+        )
+        for g in out.get("groups") or []
+    ]
+    if rows:
+        text.append(bullet_list(rows, 10))
+    if not out.get("rules_configured"):
+        text.append(
+            turn.t(
+                "还没有设置凭证科目规则：先用默认科目表（orderpilot vouchers seed，或 propose_voucher_account_rules）。",
+                "No voucher account rules yet: seed the default chart first (orderpilot vouchers seed, or "
+                "propose_voucher_account_rules).",
+            )
+        )
+    elif out.get("unmapped"):
+        text.append(
+            turn.t(
+                f"{len(out['unmapped'])} 笔单据缺少科目规则，无法生成凭证。",
+                f"{len(out['unmapped'])} document line(s) have no account rule and cannot be vouchered.",
+            )
+        )
+    memos = out.get("memos") or []
+    if memos:
+        text.append(
+            turn.t(
+                f"客供料 {len(memos)} 笔只备查、不入账。",
+                f"{len(memos)} customer-supplied material move(s) are kept off the books (memo only).",
+            )
+        )
+    if not out.get("production_generated") and out.get("finance_status") != "locked":
+        text.append(
+            turn.t(
+                f"需要生成时，可提议 propose_voucher_generation（期间 {period}），经确认后才写入。",
+                f"To generate them, propose_voucher_generation for {period}; nothing is written until a person confirms.",
+            )
+        )
     return "\n".join(text)

@@ -1105,6 +1105,9 @@ class VoucherStatusOut(BaseModel):
         description="every production and subcontract document has its voucher and the closing ones are done"
     )
     memos: list[MemoOut] = Field(description="customer-supplied material of the month, kept off the books")
+    rules_configured: bool = Field(
+        description="false: no voucher account rules yet (seed the defaults first)"
+    )
 
 
 GROUP_TITLES = {
@@ -1158,6 +1161,10 @@ def get_voucher_status(ctx: ToolContext, args: VoucherStatusIn) -> VoucherStatus
         close_status=plan.close_status,
         production_generated=production_pending == 0 and close_done,
         memos=_recorded_memos(session, code) + _memos(plan),
+        rules_configured=session.exec(
+            select(VoucherAccountRule.id).where(col(VoucherAccountRule.active))
+        ).first()
+        is not None,
     )
 
 
