@@ -195,10 +195,7 @@ def run_story(url: str) -> list[StoryDocument]:
     Raises StoryAlreadyRun when the database already holds them; a tool refusing a step raises its
     ToolError (nothing of that step is written).
     """
-    from sqlmodel import select
-
-    from data_model.tables.system import User
-    from tools.auth import actor_for, ensure_demo_users
+    from tools.auth import actor_for, ensure_demo_users, list_users
     from tools.context import open_context
     from tools.proposals import confirm
     from tools.registry import call_tool
@@ -209,7 +206,7 @@ def run_story(url: str) -> list[StoryDocument]:
             raise StoryAlreadyRun(
                 f"{MARKER_PO} already has a receipt: the demo story has run on this database"
             )
-        names = {u.username for u in ctx.session.exec(select(User)).all()}
+        names = {u.username for u in list_users(ctx.session)}
         if any(f"demo-{role}" not in names for role in ("warehouse", "quality", "planner", "buyer")):
             ensure_demo_users(ctx.session)
 
