@@ -496,3 +496,22 @@ def test_round_trip_overhead_lines_back_through_the_gl_import(month: str, tmp_pa
     ]
     for old, new in (("0012", "0018"), ("0013", "0019"), ("0014", "0020")):
         assert voucher_lines(month, f"记-2026-11-{new}") == voucher_lines(month, f"记-2026-11-{old}")
+
+
+def test_the_offline_assistant_says_whether_the_production_vouchers_are_generated(month: str) -> None:
+    from assistant.service import ask
+
+    def answer(question: str) -> str:
+        reply = ask(question, backend="offline", db_url=month, thread_id=f"t-{question[:6]}-{len(question)}")
+        assert [(c.name, c.args) for c in reply.tool_calls] == [("get_voucher_status", {"period": PERIOD})]
+        return reply.answer
+
+    # The dataset's clock is 2026-11-30: this month is November. Issues and receipts: MI ×3, CR ×3; subcontract:
+    # SC-1 ×2 (8 production documents); with the purchases, 11 documents; the cost period is closed.
+    before = answer("本月生产成本凭证生成了吗？")
+    assert before.startswith("2026-11 的生产成本凭证还没有全部生成：单据凭证已生成 0 张，还有 8 张单据待生成")
+    assert "待生成的单据共 11 张" in before and "客供料 1 笔只备查、不入账" in before
+    generate(month)
+    after = answer("have this month's production vouchers been generated?")
+    assert after.startswith("Yes: 2026-11's production cost vouchers are all generated — 8 for issues")
+    assert "The month has 14 voucher(s) (14 draft, 0 posted)" in after
