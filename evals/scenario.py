@@ -34,6 +34,7 @@ CATEGORIES = (
     "schedule",
     "costs",
     "items",
+    "execution",
     "clarification",
     "ambiguity",
     "out_of_scope",
@@ -123,9 +124,11 @@ class ProposalExpect(Strict):
 
 
 class TableChange(Strict):
-    added: int | None = None
-    removed: int = 0
-    updated: int = 0
+    added: int | dict[str, Any] | None = Field(default=None, description="a count, or {fact: …}")
+    removed: int | None = Field(default=0, description="null: not checked")
+    updated: int | dict[str, Any] | None = Field(
+        default=0, description="a count, {fact: …}, or null: not checked"
+    )
     rows: tuple[dict[str, Expected], ...] = Field(
         default=(), description="added rows (foreign keys shown as the referenced code, item_id → item)"
     )
@@ -248,7 +251,7 @@ class Scenario(Strict):
             found.extend(turn.facts)
         found.extend(_refs(self.expect.proposals))
         for change in self.expect.end_state.tables.values():
-            found.extend(_refs(change.rows))
+            found.extend(_refs([*change.rows, change.added, change.updated]))
         return found
 
     def missing_tools(self, installed: Iterable[str]) -> list[str]:
