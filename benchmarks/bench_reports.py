@@ -244,15 +244,22 @@ def extend_factory(url: str, today: date, seed: int = 7) -> ExtendedCounts:
 
 def _timed_calls(url: str, today: date, name: str, args_list: list[dict[str, Any]]) -> list[float]:
     """Seconds per call of a tool (each in its own session, session set-up excluded)."""
+    return [wall for wall, _ in _timed_calls_cpu(url, today, name, args_list)]
+
+
+def _timed_calls_cpu(
+    url: str, today: date, name: str, args_list: list[dict[str, Any]]
+) -> list[tuple[float, float]]:
+    """(wall, CPU) seconds per call: on a busy machine the CPU time of the process says more than the wall."""
     from tools.context import open_context
     from tools.registry import call_tool
 
     times = []
     for args in args_list:
         with open_context(url, clock=lambda: today) as ctx:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             call_tool(ctx, name, args)
-            times.append(time.perf_counter() - start)
+            times.append((time.perf_counter() - start, time.process_time() - cpu))
     return times
 
 
@@ -332,7 +339,9 @@ def section_reports(ctx: Any) -> list[Any]:
             if not codes:
                 continue
             _timed_calls(url, TODAY, tool, [{key: codes[0]}])  # warm the engine and the tool registry
-            median_ms, p95_ms = _ms(_timed_calls(url, TODAY, tool, [{key: c} for c in codes]))
+            timed = _timed_calls_cpu(url, TODAY, tool, [{key: c} for c in codes])
+            median_ms, p95_ms = _ms([w for w, _ in timed])
+            cpu_ms, cpu_p95_ms = _ms([c for _, c in timed])
             rows.append(
                 BenchRow(
                     "reports",
@@ -342,47 +351,43 @@ def section_reports(ctx: Any) -> list[Any]:
                     "s",
                     target=f"< {ONE_ORDER_TARGET_MS:g} ms",
                     ok=p95_ms < ONE_ORDER_TARGET_MS,
-                    note=f"median of {len(codes)} orders; p95 {p95_ms:.1f} ms",
+                    note=f"median of {len(codes)} orders; p95 {p95_ms:.1f} ms; CPU median {cpu_ms:.1f} ms, "
+                    f"p95 {cpu_p95_ms:.1f} ms",
                 )
             )
-        times = _timed_calls(url, TODAY, "get_warnings", [{"days": 7}] * 3)
-        rows.append(
-            BenchRow(
-                "reports",
-                case,
-                "warnings (get_warnings, 7 days)",
-                statistics.median(times),
-                "s",
-                target=f"< {WARNINGS_TARGET_S:g} s",
-                ok=max(times) < WARNINGS_TARGET_S,
-                note=f"median of 3; max {max(times):.2f} s",
-            )
-        )
-        times = _timed_calls(url, TODAY, "get_sales_order_tracking", [{"limit": 20000}] * 2)
-        rows.append(
-            BenchRow(
-                "reports",
-                case,
+        whole = [
+            ("get_warnings", {"days": 7}, TODAY, 3, "warnings (get_warnings, 7 days)", WARNINGS_TARGET_S),
+            (
+                "get_sales_order_tracking",
+                {"limit": 20000},
+                TODAY,
+                2,
                 "full-flow tracking, every open sales order",
-                statistics.median(times),
-                "s",
-                target=f"< {FULL_FLOW_TARGET_S:g} s",
-                ok=max(times) < FULL_FLOW_TARGET_S,
-                note=f"median of 2; max {max(times):.2f} s",
+                FULL_FLOW_TARGET_S,
+            ),
+            (
+                "get_slow_moving_stock",
+                {"days": 90},
+                TODAY + timedelta(days=90),
+                2,
+                "slow-moving stock, 90 days (clock + 90 days)",
+                None,
+            ),
+            ("get_material_usage_variance", {"limit": 20000}, TODAY, 2, "usage variance, every order", None),
+        ]
+        for tool, args, clock, repeat, metric, target in whole:
+            timed = _timed_calls_cpu(url, clock, tool, [args] * repeat)
+            walls, cpus = [w for w, _ in timed], [c for _, c in timed]
+            rows.append(
+                BenchRow(
+                    "reports",
+                    case,
+                    metric,
+                    statistics.median(walls),
+                    "s",
+                    target=f"< {target:g} s" if target else "",
+                    ok=max(walls) < target if target else None,
+                    note=f"median of {repeat}; max {max(walls):.2f} s; CPU median {statistics.median(cpus):.2f} s",
+                )
             )
-        )
-        later = TODAY + timedelta(days=90)
-        times = _timed_calls(url, later, "get_slow_moving_stock", [{"days": 90}] * 2)
-        rows.append(
-            BenchRow(
-                "reports",
-                case,
-                "slow-moving stock, 90 days",
-                statistics.median(times),
-                "s",
-                note="clock 90 days after the factory's today",
-            )
-        )
-        times = _timed_calls(url, TODAY, "get_material_usage_variance", [{"limit": 20000}] * 2)
-        rows.append(BenchRow("reports", case, "usage variance, every order", statistics.median(times), "s"))
     return rows

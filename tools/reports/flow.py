@@ -614,11 +614,6 @@ class FlowStore:
         found = self._clt.get(item_id)
         if found is not None:
             return found
-        if self.everything and not self._all_boms:
-            self._load_all_bom_children()
-            for node in self.items:
-                self.cumulative_lead_days(node)
-            return self._clt[item_id]
         self._load_bom_children([item_id])
         order: list[int] = []
         seen: set[int] = set()
