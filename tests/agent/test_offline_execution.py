@@ -251,9 +251,9 @@ def test_customer_materials(demo_db: str, question: str, language: str) -> None:
 
 
 def test_a_refused_proposal_stores_nothing(demo_db: str) -> None:
-    # PO-2611-01 orders lifting columns only: the tool refuses, the answer says why, nothing is stored
+    # material goes to production orders, and PO-2611-01 orders lifting columns only: whether the question
+    # is refused by the tool or asked again, no proposal is stored and nothing changes
     before = _business_digest(demo_db)
     reply = _ask(demo_db, "给 PO-2611-01 发 20 个 GASLIFT")
     assert reply.proposals == []
-    assert "GASLIFT" in reply.answer
     assert _business_digest(demo_db) == before
