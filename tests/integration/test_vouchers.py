@@ -15,6 +15,7 @@ The month (three-level costing bike of test_costing_close, plus purchases and a 
 from __future__ import annotations
 
 import csv
+import json
 from datetime import date
 from decimal import Decimal as D
 from pathlib import Path
@@ -515,3 +516,63 @@ def test_the_offline_assistant_says_whether_the_production_vouchers_are_generate
     after = answer("have this month's production vouchers been generated?")
     assert after.startswith("Yes: 2026-11's production cost vouchers are all generated — 8 for issues")
     assert "The month has 14 voucher(s) (14 draft, 0 posted)" in after
+
+
+def test_rules_seeded_exported_to_excel_and_imported_back(db_url: str, tmp_path: Path) -> None:
+    load(db_url, month_data())
+    seeded = CliRunner().invoke(vouchers_cli, ["seed", "--db", db_url])
+    assert seeded.exit_code == 0, seeded.output
+    confirm_as(db_url, json.loads(seeded.output)["proposal_id"], PLANNER)
+    again = CliRunner().invoke(vouchers_cli, ["seed", "--db", db_url])
+    assert again.exit_code == 1 and "the default chart is already in place" in again.output
+
+    path = tmp_path / "rules.xlsx"
+    written = CliRunner().invoke(vouchers_cli, ["rules", "--out", str(path), "--db", db_url])
+    assert written.output.strip() == f"wrote 19 account(s) and 18 rule(s) to {path}"
+    book = load_workbook(path)
+    assert book.sheetnames == ["accounts", "rules"]
+    rules_sheet = book["rules"]
+    header = [c.value for c in rules_sheet[1]]
+    assert header == ["role", "event", "item_category", "location_kind", "cost_element", "doc_type", "pool",
+                      "account", "account_name", "active", "note"]  # fmt: skip
+    # Bought items received on purchase go to a sub-account of 原材料 (named in the rules sheet, so it is added
+    # to the chart); GR/IR moves to 在途物资 1402.
+    for row in rules_sheet.iter_rows(min_row=2):
+        if row[0].value == "gr_ir":
+            row[7].value = "1402"
+    rules_sheet.append(["inventory", "purchase_receipt", "buy", None, None, None, None, "1403.01", "原材料-外购",
+                        True, "外购件"])  # fmt: skip
+    book.save(path)
+    out = propose(db_url, "propose_voucher_account_rules", file=str(path))
+    assert [(a["code"], a["name"], a["change"]) for a in out["accounts"] if a["change"] != "unchanged"] == [
+        ("1403.01", "原材料-外购", "new")]  # fmt: skip
+    assert [
+        (r["role"], r["event"], r["item_category"], r["account"], r["change"])
+        for r in out["rules"]
+        if r["change"] != "unchanged"
+    ] == [
+        ("gr_ir", "", "", "1402", "changed"),
+        ("inventory", "purchase_receipt", "buy", "1403.01", "new"),
+    ]
+    confirm_as(db_url, out["proposal_id"], PLANNER)
+    listed = propose(db_url, "list_voucher_account_rules")
+    assert len(listed["rules"]) == 19 and listed["events"]["purchase_receipt"] == "采购入库"
+    do(db_url, "propose_purchase_receipt", WAREHOUSE, purchase_order="PO-S1", lines=[{"item": "SEAT", "qty": 5}],
+       receipt_date="2026-11-03")  # fmt: skip
+    preview = propose(db_url, "propose_voucher_generation", period=PERIOD)
+    (receipt,) = [v for v in preview["vouchers"] if v["event"] == "purchase_receipt"]
+    assert [(ln["account"], ln["account_name"], ln["debit"], ln["credit"]) for ln in receipt["lines"]] == [
+        ("1403.01", "原材料-外购", 50, 0), ("1402", "在途物资", 0, 50)]  # fmt: skip
+
+    # A bad file is refused whole, each bad row named; a rule on an account outside the chart too.
+    bad = tmp_path / "bad.csv"
+    bad.write_text("角色,业务,科目编码\nstock,,1403\ninventory,shipping,1405\nwip,,9999\n", encoding="utf-8")
+    with pytest.raises(ToolError) as refused:
+        propose(db_url, "propose_voucher_account_rules", file=str(bad))
+    assert refused.value.code == "invalid_input"
+    assert [(e["row"], e["field"]) for e in refused.value.details["errors"]] == [(2, "role"), (3, "event")]
+    unknown = tmp_path / "unknown.csv"
+    unknown.write_text("role,account\nwip,9999\n", encoding="utf-8")
+    with pytest.raises(ToolError) as outside:
+        propose(db_url, "propose_voucher_account_rules", file=str(unknown))
+    assert outside.value.message.endswith("wip → 9999: account '9999' is not in the chart of accounts")
