@@ -162,11 +162,18 @@ def get_slow_moving_stock(ctx: ToolContext, args: GetSlowMovingStockIn) -> GetSl
             sa.select(ItemValuation.item_id, ItemValuation.avg_cost).where(ItemValuation.item_id.in_(ids))
         )
     }
+    latest = (
+        sa.select(StockMove.item_id, sa.func.max(StockMove.move_date).label("day"))
+        .where(StockMove.item_id.in_(ids))
+        .group_by(StockMove.item_id)
+        .subquery()
+    )
     last_type: dict[int, str] = {}
+    # of the moves on an item's last day, the one posted last
     for item_id, move_type in conn.execute(
         sa.select(StockMove.item_id, StockMove.move_type)
-        .where(StockMove.item_id.in_(ids))
-        .order_by(StockMove.move_date, StockMove.id)
+        .join(latest, sa.and_(latest.c.item_id == StockMove.item_id, latest.c.day == StockMove.move_date))
+        .order_by(StockMove.id)
     ):
         last_type[item_id] = move_type
     demand = _open_demand(ctx, ids)
