@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlmodel import Session, select
 
 from data_model.dataset import (
@@ -20,6 +23,7 @@ from data_model.dataset import (
     read_dataset_file,
     write_xlsx,
 )
+from data_model.dataset_limits import check_limits
 from data_model.dataset_store import (
     bom_edges,
     check_references,
@@ -44,7 +48,8 @@ class LoadResult(BaseModel):
 def validate_dataset(raw: Any, existing_items: set[str] | None = None) -> Dataset:
     """Parse and check a raw dataset dict; raises DatasetError naming each sheet, row and field."""
     ds = parse_dataset(raw)
-    problems = check_references(ds, existing_items or set())
+    problems = check_limits(ds)
+    problems += check_references(ds, existing_items or set())
     cycle = find_cycle(bom_edges(ds))
     if cycle:
         first = next((i for i, b in enumerate(ds.boms, start=1) if b.parent == cycle[0]), None)
@@ -80,6 +85,9 @@ def load_dataset(session: Session, raw: Any, *, reset: bool = False, actor: str 
     except IntegrityError as exc:
         raise DatasetError([DatasetProblem(sheet="(dataset)", message="conflicts with data already in the "
                                            f"database ({_constraint(exc)}); load with --reset to replace it")]) from None
+    except DataError as exc:  # a value the checks above let through and the database refuses
+        raise DatasetError([DatasetProblem(sheet="(dataset)", message="a value does not fit the database "
+                                           f"({_constraint(exc)})")]) from None
     return LoadResult(file=source, reset=reset, counts=counts, today=ds.today)
 
 
@@ -104,8 +112,23 @@ def _constraint(exc: IntegrityError) -> str:
     return text.splitlines()[0][:200]
 
 
+def read_dataset(path: Path) -> Any:
+    """The raw dataset in a YAML or .xlsx file; a file that cannot be read as one is a DatasetError (a
+    damaged or truncated workbook, a file that is not text, YAML that does not parse)."""
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        return read_dataset_file(path)
+    except (zipfile.BadZipFile, zlib.error, EOFError, InvalidFileException, UnicodeDecodeError, yaml.YAMLError,
+            OSError, KeyError, ValueError) as exc:
+        kind = "an .xlsx workbook" if path.suffix.lower() in (".xlsx", ".xlsm") else "a YAML dataset"
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise DatasetError([DatasetProblem(sheet="(file)", message=f"{path.name} cannot be read as {kind}: "
+                                           f"{reason}")]) from None
+
+
 def load_dataset_file(session: Session, path: Path, *, reset: bool = False, actor: str = "load") -> LoadResult:
-    return load_dataset(session, read_dataset_file(path), reset=reset, actor=actor, source=str(path))
+    return load_dataset(session, read_dataset(path), reset=reset, actor=actor, source=str(path))
 
 
 def export_dataset_file(session: Session, path: Path) -> dict[str, Any]:
