@@ -13,6 +13,7 @@ from cli import assistant as assistant_cli
 from cli import bom as bom_cli
 from cli import costing as costing_cli
 from cli import db as db_cli
+from cli import demo as demo_cli
 from cli import evals as evals_cli
 from cli import finance as finance_cli
 from cli import planning as planning_cli
@@ -36,6 +37,7 @@ app.add_typer(costing_cli.app, name="costing")
 app.add_typer(finance_cli.app, name="vouchers")
 app.add_typer(reports_cli.app, name="report")
 app.add_typer(db_cli.app, name="db")
+app.add_typer(demo_cli.app, name="demo")
 app.command("eval")(evals_cli.eval_cmd)
 app.command("ask")(assistant_cli.ask)
 app.command("chat")(assistant_cli.chat)

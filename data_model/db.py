@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -72,8 +73,33 @@ def alembic_config(engine: Engine):  # type: ignore[no-untyped-def]
     return cfg
 
 
+_REVISION_RE = re.compile(r"^(down_revision|revision)\s*(?::[^=]*)?=\s*['\"]?([\w-]*)['\"]?", re.MULTILINE)
+
+
+def head_revision() -> str | None:
+    """The newest migration, read from the files (no Alembic import: every CLI call checks it)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        for key, value in _REVISION_RE.findall(path.read_text(encoding="utf-8")):
+            if value and value != "None":
+                (revisions if key == "revision" else parents).add(value)
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _stored_revision(engine: Engine) -> str | None:
+    try:
+        with engine.connect() as conn:
+            return conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+    except sa.exc.DBAPIError:
+        return None
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to ``revision`` through the migrations."""
+    """Bring the schema to ``revision`` through the migrations (nothing to do, and no Alembic, when current)."""
+    if revision == "head" and (head := head_revision()) is not None and _stored_revision(engine) == head:
+        return
     from alembic import command
 
     import data_model.tables  # noqa: F401  (registers every table on the metadata)

@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
+import importlib
+import threading
 from types import ModuleType
+from typing import Any
 
 
-def lazy_import(name: str) -> ModuleType:
-    """``name`` as a module object that imports itself when an attribute is first read."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"no module named {name!r}")
-    loader = importlib.util.LazyLoader(spec.loader)
-    spec.loader = loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    loader.exec_module(module)
-    return module
+class LazyModule:
+    """Stands for a module and imports it, once and under a lock, when an attribute is first read.
+
+    (importlib's LazyLoader is not safe when two threads touch the module first at the same time.)
+    """
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._module: ModuleType | None = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> ModuleType:
+        with self._lock:
+            if self._module is None:
+                self._module = importlib.import_module(self._name)
+            return self._module
+
+    def __getattr__(self, attr: str) -> Any:
+        module = self._module or self._load()
+        return getattr(module, attr)
+
+
+def lazy_import(name: str) -> Any:
+    """``name`` as an object that behaves like the module once an attribute is read."""
+    return LazyModule(name)

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import inspect
+import json
+import os
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, TypeVar, get_type_hints
 
 from pydantic import BaseModel, ValidationError
 
 from planning.errors import DataError, InfeasibleError, InvalidInputError, PlanningError
+from tools.cache import cache_dir
 from tools.context import ToolContext
 from tools.errors import ToolError
 
@@ -80,19 +85,74 @@ def tool(*, kind: ToolKind = "read", tags: tuple[str, ...] = ()) -> Callable[[Ha
     return register
 
 
+def _catalog_modules() -> list[Any]:
+    import tools.catalog as catalog
+
+    return sorted(pkgutil.iter_modules(catalog.__path__), key=lambda m: m.name)
+
+
+def _index_path() -> Path:
+    """Where the tool → module index of this exact catalog (file names, sizes and times) is cached."""
+    import tools.catalog as catalog
+
+    h = hashlib.sha256()
+    for path in sorted(Path(catalog.__path__[0]).glob("*.py")):
+        stat = path.stat()
+        h.update(f"{path.name}:{stat.st_size}:{stat.st_mtime_ns};".encode())
+    return cache_dir() / f"tool-index-{h.hexdigest()[:20]}.json"
+
+
 def load_all() -> dict[str, ToolSpec]:
     """Import every module of ``tools.catalog`` (each declares its tools) and return the registry."""
     global _LOADED
     if not _LOADED:
-        import tools.catalog as catalog
-
-        for mod in sorted(pkgutil.iter_modules(catalog.__path__), key=lambda m: m.name):
+        for mod in _catalog_modules():
             importlib.import_module(f"tools.catalog.{mod.name}")
         _LOADED = True
+        _write_index()
     return _REGISTRY
 
 
+def _write_index() -> None:
+    index = {name: spec.handler.__module__ for name, spec in _REGISTRY.items()}
+    try:
+        path = _index_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(index, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass  # no writable cache: every lookup imports the whole catalog, which is only slower
+
+
+def _load_one(name: str) -> None:
+    """Import just the module that declares ``name`` when the cached index knows it (one CLI call)."""
+    try:
+        index = json.loads(_index_path().read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    module = index.get(name)
+    if isinstance(module, str) and module.startswith("tools.catalog."):
+        importlib.import_module(module)
+
+
+def tool_names() -> frozenset[str]:
+    """The names of every registered tool, from the cached index when it is current (no imports)."""
+    if not _LOADED:
+        try:
+            return frozenset(json.loads(_index_path().read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            pass
+    return frozenset(load_all())
+
+
 def get_tool(name: str) -> ToolSpec:
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    if not _LOADED:
+        _load_one(name)
+        if name in _REGISTRY:
+            return _REGISTRY[name]
     registry = load_all()
     if name not in registry:
         raise ToolError(

@@ -31,7 +31,7 @@ from assistant.offline.render import (
     qty,
     tr,
 )
-from tools.registry import load_all
+from tools.registry import get_tool, tool_names
 
 SLOT_NAMES = ("item", "qty", "date", "order", "customer", "proposal", "use_substitutes")
 ORDER_KINDS_PRODUCTION = ("MO", "SC")
@@ -125,7 +125,7 @@ class IntentSpec:
     on_loose_item: LooseItemHandler | None = None
 
     def missing_tools(self) -> list[str]:
-        registry = load_all()
+        registry = tool_names()
         return [t for t in self.tools if t not in registry]
 
     def uses(self, slot: str) -> bool:
@@ -456,12 +456,12 @@ def _positive(value: Any) -> bool:
 
 def _need_date(turn: Turn, slots: Slots) -> date:
     """When the order needs its material: a sales order's earliest open line, a production order's start."""
-    if slots.order_kind == "SO" and "get_sales_order" in load_all():
+    if slots.order_kind == "SO" and "get_sales_order" in tool_names():
         so = turn.call("get_sales_order", {"order": slots.order})
         dates = [ln.get("requested_date") for ln in so.get("lines") or [] if _positive(ln.get("open_qty"))]
         if dates:
             return max(date.fromisoformat(min(dates)), turn.today)
-    if slots.order_kind in ORDER_KINDS_PRODUCTION and "list_production_orders" in load_all():
+    if slots.order_kind in ORDER_KINDS_PRODUCTION and "list_production_orders" in tool_names():
         found = _find_production_order(turn, slots.order or "")
         if found is not None:
             start = found.get("start_date") or found.get("due_date")
@@ -565,8 +565,8 @@ def order_status(turn: Turn, slots: Slots) -> str:
             )
         )
     lines.append(bullet_list(rows, 30))
-    if "estimate_delivery_date" in load_all():
-        fields = load_all()["estimate_delivery_date"].input_schema().get("properties", {})
+    if "estimate_delivery_date" in tool_names():
+        fields = get_tool("estimate_delivery_date").input_schema().get("properties", {})
         key = next((k for k in ("order", "sales_order", "code") if k in fields), "order")
         est = turn.call("estimate_delivery_date", {key: slots.order})
         if failed(turn, "estimate_delivery_date", est) is None:
@@ -596,11 +596,11 @@ def _find_production_order(turn: Turn, code: str) -> dict[str, Any] | None:
 
 
 def _production_status(turn: Turn, code: str) -> str:
-    if "get_production_order" in load_all():
+    if "get_production_order" in tool_names():
         row: dict[str, Any] | None = turn.call("get_production_order", {"order": code})
         if (msg := failed(turn, "get_production_order", row or {})) is not None:
             return msg
-    elif "list_production_orders" in load_all():
+    elif "list_production_orders" in tool_names():
         row = _find_production_order(turn, code)
     else:
         return not_available(turn, INTENTS["order_status"], ["get_production_order"])
@@ -622,11 +622,11 @@ def _production_status(turn: Turn, code: str) -> str:
 
 
 def _purchase_status(turn: Turn, code: str) -> str:
-    if "get_purchase_order" in load_all():
+    if "get_purchase_order" in tool_names():
         po = turn.call("get_purchase_order", {"order": code})
         if (msg := failed(turn, "get_purchase_order", po)) is not None:
             return msg
-    elif "list_purchase_orders" in load_all():
+    elif "list_purchase_orders" in tool_names():
         out = turn.call("list_purchase_orders", {"limit": 500})
         if (msg := failed(turn, "list_purchase_orders", out)) is not None:
             return msg

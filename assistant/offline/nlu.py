@@ -285,8 +285,9 @@ def training_digest() -> str:
 
 
 def model_cache_path(digest: str) -> Path:
-    base = os.environ.get("ORDERPILOT_CACHE_DIR") or str(Path.home() / ".cache" / "orderpilot")
-    return Path(base) / f"intent-model-{digest}.npz"
+    from tools.cache import cache_dir
+
+    return cache_dir() / f"intent-model-{digest}.npz"
 
 
 def train_intent_model(rows: list[tuple[str, str, str]]) -> dict[str, Any]:
