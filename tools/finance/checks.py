@@ -6,6 +6,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from data_model.tables import (
@@ -137,20 +138,27 @@ def _missing(plan: PeriodPlan) -> list[CloseProblem]:
 def _unreceived(session: Session, rng: cc.PeriodRange) -> list[CloseProblem]:
     """Orders that took material by the month end and received nothing: finished ones are errors (their
     material is stuck in WIP), open ones past due are warnings."""
-    kinds = dict(session.exec(select(col(Location.id), col(Location.kind))).all())
+    production = select(Location.id).where(Location.kind == "production")
+    docs = col(StockMove.doc_type).in_(("production_order", "subcontract_order"))
+    by_end = col(StockMove.move_date) <= rng.last_day
     net: dict[str, Decimal] = defaultdict(Decimal)
-    received: set[str] = set()
-    for m in session.exec(
-        select(StockMove)
-        .where(col(StockMove.doc_type).in_(("production_order", "subcontract_order")))
-        .where(StockMove.move_date <= rng.last_day)
-    ).all():
-        if m.move_type == "production_receipt":
-            received.add(m.doc_ref)
-        elif kinds.get(m.to_location_id) == "production" and m.move_type == "issue":
-            net[m.doc_ref] += Decimal(m.qty)
-        elif kinds.get(m.from_location_id) == "production" and m.move_type == "return":
-            net[m.doc_ref] -= Decimal(m.qty)
+    for column, move_type, sign in (
+        (StockMove.to_location_id, "issue", 1),
+        (StockMove.from_location_id, "return", -1),
+    ):
+        for doc_ref, qty in session.exec(
+            select(StockMove.doc_ref, sa.func.sum(StockMove.qty))
+            .where(docs, by_end, StockMove.move_type == move_type, col(column).in_(production))
+            .group_by(StockMove.doc_ref)
+        ).all():
+            net[doc_ref] += sign * Decimal(str(qty or 0))
+    received = set(
+        session.exec(
+            select(StockMove.doc_ref)
+            .where(docs, by_end, StockMove.move_type == "production_receipt")
+            .distinct()
+        ).all()
+    )
     took = {code for code, qty in net.items() if qty > 0 and code not in received}
     if not took:
         return []
