@@ -76,14 +76,14 @@ class TimeAxis:
         This is the day by which output counts as done "on" ``day``: goods finished on a working day ship that day.
         """
         if day >= self.origin:
-            return self.calendar.workdays_between(self.origin, day + timedelta(days=1)) - 1
-        return -self.calendar.workdays_between(self.calendar.previous_workday(day), self.origin)
+            return _workdays_between(self.calendar, self.origin, day + timedelta(days=1)) - 1
+        return -_workdays_between(self.calendar, self.calendar.previous_workday(day), self.origin)
 
     def first_minute_on_or_after(self, day: date) -> int:
         """Axis minute at which the first working day on or after ``day`` begins (never below 0)."""
         if day <= self.origin:
             return 0
-        return self.calendar.workdays_between(self.origin, day) * self.day_minutes
+        return _workdays_between(self.calendar, self.origin, day) * self.day_minutes
 
     def end_of_day_minute(self, day: date) -> int:
         """Axis minute at which the working day that ``day`` counts as (see ``day_index``) ends."""
@@ -102,6 +102,12 @@ class TimeAxis:
             index, offset = index - 1, self.day_minutes
         start = datetime.combine(self.date_of_day(index), self.day_start)
         return start + timedelta(minutes=offset)
+
+
+@lru_cache(maxsize=65536)
+def _workdays_between(calendar: Calendar, start: date, end: date) -> int:
+    # Cached because what-ifs convert the dates of every order they touch; calendars are immutable.
+    return calendar.workdays_between(start, end)
 
 
 @lru_cache(maxsize=8192)

@@ -27,11 +27,13 @@ a problem record says so.
 from __future__ import annotations
 
 import bisect
+import heapq
 import math
 import threading
 import time as clock
-from collections.abc import Callable, Iterable, KeysView, Sequence
-from contextlib import nullcontext
+from array import array
+from collections.abc import Callable, Iterable, Iterator, KeysView, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
@@ -39,21 +41,20 @@ from enum import StrEnum
 
 from planning.bom import BomIndex, EffectiveLine, bom_index
 from planning.calendar import Calendar
-from planning.capacity import CapacityProfile, window_minutes
+from planning.capacity import window_minutes
 from planning.errors import InfeasibleError, InvalidInputError
 from planning.lot_sizing import LotSizingRule, is_countable, size_lots
 from planning.model import ZERO, Demand, DemandKind, Item, Plant, Source, Supply, SupplyKind
 from planning.scheduling import (
     Binding,
+    CapacityPlan,
     NewOrder,
     OrderStatus,
     Schedule,
     ScheduleOrder,
     ScheduleSettings,
-    capacity_profile,
     collect_production_orders,
     evaluate_new_order,
-    insert_new_order,
     schedule_orders,
 )
 
@@ -333,21 +334,20 @@ class _Lot:
 
 
 class _Trace:
-    """What each demand of a sequence read and took from a ledger: which items, and how much from which lot."""
+    """What a ledger gave: every take (lot position and quantity) per item, tagged with the call that made it
+    (``tag``), and, if wanted, the items read."""
 
-    def __init__(self) -> None:
-        self.reads: list[set[str]] = []  # per demand, in sequence
-        self.takes: dict[str, list[tuple[int, int, Decimal]]] = {}  # per item: (demand, lot position, qty)
-
-    def begin(self) -> None:
-        """The next demand of the sequence starts."""
-        self.reads.append(set())
+    def __init__(self, *, reads: bool = False) -> None:
+        self.tag = 0
+        self.takes: dict[str, list[tuple[int, int, Decimal]]] = {}  # per item: (tag, lot position, qty)
+        self.reads: set[str] | None = set() if reads else None
 
     def read(self, code: str) -> None:
-        self.reads[-1].add(code)
+        if self.reads is not None:
+            self.reads.add(code)
 
     def took(self, code: str, position: int, qty: Decimal) -> None:
-        self.takes.setdefault(code, []).append((len(self.reads) - 1, position, qty))
+        self.takes.setdefault(code, []).append((self.tag, position, qty))
 
 
 class _Ledger:
@@ -368,23 +368,29 @@ class _Ledger:
     def lots(self, code: str) -> list[_Lot]:
         lots = self._lots.get(code)
         if lots is None:
-            source = None
-            under = self._over
-            while under is not None and source is None:
-                source = under._lots.get(code)
-                under = under._over
-            if source is not None:
-                lots = [_Lot(x.day, x.qty, x.kind, x.ref, x.order_qty) for x in source]
-            else:
-                lots = self._build(code)
+            lots = self.initial(code)
             if self.replay is not None:
                 self.replay(code, lots)
             self._lots[code] = lots
         return lots
 
+    def initial(self, code: str) -> list[_Lot]:
+        """A copy of ``code``'s lots as the ledger under this one holds them (or as built)."""
+        under = self._over
+        while under is not None:
+            source = under._lots.get(code)
+            if source is not None:
+                return [_Lot(x.day, x.qty, x.kind, x.ref, x.order_qty) for x in source]
+            under = under._over
+        return self._build(code)
+
     def touched(self) -> KeysView[str]:
         """Items this ledger has read (those it holds its own lots for), as a live view."""
         return self._lots.keys()
+
+    def forget(self, code: str) -> None:
+        """Drop this ledger's own lots of ``code`` (they are as they would be read again)."""
+        del self._lots[code]
 
     def free(self, code: str, upto: int) -> Decimal:
         return sum((lot.qty for lot in self.lots(code) if lot.day <= upto), ZERO)
@@ -437,14 +443,21 @@ class _Ledger:
 
 
 class _Budget:
-    """The CP-SAT time left for one promise call."""
+    """The CP-SAT time left for one promise call: baseline schedules and the what-ifs only the solver answers."""
 
     def __init__(self, seconds: float) -> None:
-        self.deadline = clock.perf_counter() + seconds
+        self.left = seconds
 
     def take(self, wanted: float) -> float | None:
-        left = self.deadline - clock.perf_counter()
-        return None if left < 0.05 else min(wanted, left)
+        return None if self.left < 0.05 else min(wanted, self.left)
+
+    @contextmanager
+    def spend(self) -> Iterator[None]:
+        started = clock.perf_counter()
+        try:
+            yield
+        finally:
+            self.left -= clock.perf_counter() - started
 
 
 class _CapacityBase:
@@ -464,7 +477,7 @@ class _CapacityBase:
         self._baseline = baseline
         self._infeasible = False
         self._completion: dict[str, date] = {}
-        self._profile: CapacityProfile | None = None
+        self._plan: CapacityPlan | None = None
         # What-ifs already solved, by the chain of new orders before them: levers and later promises re-run
         # the same builds.
         self.placements: dict[tuple, _Placement | None] = {}
@@ -475,14 +488,21 @@ class _CapacityBase:
             if limit is None:
                 return None  # no time left in this call: a later one may still compute it
             try:
-                self._baseline = schedule_orders(
-                    self.plant, self.orders, replace(self.settings, time_limit_seconds=limit)
-                )
+                with budget.spend():
+                    self._baseline = schedule_orders(
+                        self.plant, self.orders, replace(self.settings, time_limit_seconds=limit)
+                    )
             except InfeasibleError:
                 self._infeasible = True
                 return None
             self._completion = {o.order: o.completion_date for o in self._baseline.orders}
         return self._baseline
+
+    def orders_by_outcome(self) -> list[ScheduleOrder]:
+        """The orders in the order of the baseline's outcomes (the baseline must be known)."""
+        assert self._baseline is not None
+        by_id = {o.id: o for o in self.orders}
+        return [by_id[o.order] for o in self._baseline.orders]
 
     def completion(self, order_id: str, budget: _Budget) -> date | None:
         if self.baseline(budget) is None:
@@ -491,12 +511,12 @@ class _CapacityBase:
             self._completion = {o.order: o.completion_date for o in self._baseline.orders}
         return self._completion.get(order_id)
 
-    def profile(self) -> CapacityProfile:
-        """The baseline's busy time per work center (the baseline must be known)."""
-        if self._profile is None:
+    def plan(self) -> CapacityPlan:
+        """The baseline as a plan to put new orders into (the baseline must be known)."""
+        if self._plan is None:
             assert self._baseline is not None
-            self._profile = capacity_profile(self.plant, self._baseline)
-        return self._profile
+            self._plan = CapacityPlan(self.plant, self.orders, self._baseline)
+        return self._plan
 
 
 @dataclass(frozen=True, slots=True)
@@ -507,14 +527,13 @@ class _Placement:
     wait_minutes: int
     slots: tuple[CapacitySlot, ...]
     order: ScheduleOrder  # the new order as later evaluations see it
-    schedule: Schedule  # the schedule with it
-    profile: CapacityProfile | None  # its busy time, when known
+    plan: CapacityPlan  # the plan with it
 
 
 class _CapacityChain:
-    """New builds of one scenario, each evaluated against the schedule that already holds the earlier ones.
+    """New builds of one scenario, each evaluated against the plan that already holds the earlier ones.
 
-    A build goes into the free capacity the schedule leaves (``insert_new_order``: no solver) whenever that is
+    A build goes into the free capacity the plan leaves (``CapacityPlan.insert``: no solver) whenever that is
     exact; otherwise CP-SAT evaluates it under the same rule (orders as important keep their slots), within the
     time budget of the call.
     """
@@ -527,8 +546,7 @@ class _CapacityChain:
         self.priority = priority
         self.time_limit_seconds = time_limit_seconds
         self.orders: list[ScheduleOrder] = list(base.orders)
-        self.current: Schedule | None = None
-        self.profile: CapacityProfile | None = None
+        self.current: CapacityPlan | None = None
         self.count = 0
 
     def place(self, item: str, qty: Decimal, release: date, due: date | None) -> _Placement | None:
@@ -549,34 +567,43 @@ class _CapacityChain:
         return placement
 
     def _evaluate(self, item: str, qty: Decimal, release: date, due: date | None) -> _Placement | None:
-        schedule = self.current or self.base.baseline(self.budget)
-        if schedule is None:
+        if self.current is None and self.base.baseline(self.budget) is None:
             return None
+        plan = self.current or self.base.plan()
         order_id = f"NEW-{self.count + 1}"
         new = NewOrder(item, qty, self.priority, earliest_start=release, due=due, id=order_id)
-        if self.current is None:
-            profile = self.base.profile()
-        else:
-            profile = self.profile or capacity_profile(self.base.plant, self.current)
-        inserted = insert_new_order(self.base.plant, self.orders, new, schedule, profile)
-        if inserted is not None:
-            ev, after = inserted.evaluation, inserted.profile
-        else:
-            limit = self.budget.take(self.time_limit_seconds)
-            if limit is None:
-                return None
-            try:
+        order = ScheduleOrder(
+            order_id, item, qty, due, self.priority, OrderStatus.PLANNED, release_date=release
+        )
+        step = plan.insert(new)
+        if step is not None:
+            return _Placement(
+                completion=step.completion_date,
+                capacity_bound=step.binding is Binding.CAPACITY,
+                work_center=step.binding_work_center,
+                wait_minutes=sum(op.wait_minutes for op in step.operations),
+                slots=tuple(
+                    CapacitySlot(order_id, op.item, op.seq, op.work_center, op.start, op.end, op.wait_minutes)
+                    for op in step.operations
+                ),
+                order=order,
+                plan=step.plan,
+            )
+        limit = self.budget.take(self.time_limit_seconds)
+        if limit is None:
+            return None
+        try:
+            with self.budget.spend():
                 ev = evaluate_new_order(
                     self.base.plant,
                     self.orders,
                     new,
                     replace(self.base.settings, time_limit_seconds=limit),
-                    schedule,
+                    plan.schedule() if self.current is not None else plan.baseline,
                     keep_slots=True,
                 )
-            except InfeasibleError:
-                return None
-            after = None
+        except InfeasibleError:
+            return None
         slots = tuple(
             CapacitySlot(order_id, op.item, op.seq, op.work_center, op.start, op.end, op.wait_minutes)
             for op in ev.waits
@@ -587,48 +614,53 @@ class _CapacityChain:
             work_center=ev.binding_work_center,
             wait_minutes=sum(s.wait_minutes for s in slots),
             slots=slots,
-            order=ScheduleOrder(
-                order_id, item, qty, due, self.priority, OrderStatus.PLANNED, release_date=release
-            ),
-            schedule=ev.schedule,
-            profile=after,
+            order=order,
+            plan=CapacityPlan(self.base.plant, [*self.orders, order], ev.schedule),
         )
 
     def commit(self, placement: _Placement) -> None:
         """Keep a placement: later evaluations see its operations (only the last placement may be committed)."""
         self.count += 1
         self.orders.append(placement.order)
-        self.current = placement.schedule
-        self.profile = placement.profile
+        self.current = placement.plan
 
     def impacts(self, days: _Days) -> list[PromiseImpact]:
         """Existing production orders that complete later than in the baseline."""
         baseline = self.base.baseline(self.budget)
         if self.current is None or baseline is None:
             return []
-        before = {o.order: o for o in baseline.orders}
-        qty = {x.id: x.qty for x in self.base.orders}
+        axis = baseline.axis
         out = []
-        for o in self.current.orders:
-            old = before.get(o.order)
-            if old is not None and o.completion_date > old.completion_date:
+        for x, old in zip(self.base.orders_by_outcome(), baseline.orders, strict=True):
+            minute, day = self.current.completion(old.order)
+            if day > old.completion_date:
                 out.append(
                     PromiseImpact(
                         kind=ImpactKind.PRODUCTION_ORDER,
-                        order=o.order,
-                        item=o.item,
-                        qty=qty[o.order],
-                        priority=o.priority,
-                        due=o.due,
+                        order=old.order,
+                        item=old.item,
+                        qty=x.qty,
+                        priority=old.priority,
+                        due=old.due,
                         date_before=old.completion_date,
-                        date_after=o.completion_date,
-                        late_after=not o.on_time,
+                        date_after=day,
+                        late_after=old.due is not None and minute > axis.end_of_day_minute(old.due),
                     )
                 )
         return out
 
 
 # ------------------------------------------------------------------------------------------------- context
+
+
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """What the allocation asks of an item again and again."""
+
+    builds: bool
+    lead_time_days: int
+    routed: bool
+    lines: tuple[tuple[str, Decimal], ...]  # (component, quantity per parent) of its effective BOM
 
 
 class _Snapshot:
@@ -647,6 +679,7 @@ class _Snapshot:
         for supply in plant.supplies:
             if supply.qty > 0:
                 self.supplies.setdefault(supply.item, []).append(supply)
+        self.facts: dict[str, _Facts] = {}
         self.clt_unit: dict[str, int] = {}
         self.below: dict[str, int] = {}
         self.offsets: dict[tuple[str, Decimal], int] = {}
@@ -728,24 +761,34 @@ class _Context:
     def item(self, code: str) -> Item | None:
         return self.plant.items.get(code)
 
+    def facts(self, code: str) -> _Facts:
+        found = self.snapshot.facts.get(code)
+        if found is None:
+            item = self.item(code)
+            found = self.snapshot.facts[code] = _Facts(
+                builds=item is not None and item.source != Source.BUY,
+                lead_time_days=item.lead_time_days if item else 0,
+                routed=item is not None and item.source == Source.MAKE and code in self.plant.routings,
+                lines=tuple((line.component, line.qty_per) for line in self.index.lines.get(code, ())),
+            )
+        return found
+
     def builds(self, code: str) -> bool:
         """Made in house or by a subcontractor from components (else bought whole)."""
-        item = self.item(code)
-        return item is not None and item.source != Source.BUY
+        return self.facts(code).builds
 
     def lead_time(self, code: str) -> int:
-        item = self.item(code)
-        return item.lead_time_days if item else 0
+        return self.facts(code).lead_time_days
 
     def routed(self, code: str) -> bool:
-        item = self.item(code)
-        return item is not None and item.source == Source.MAKE and code in self.plant.routings
+        return self.facts(code).routed
 
     def offset(self, code: str, qty: Decimal) -> int:
         """Working days from start to ship at infinite capacity: routing time (a job started on a day and finished
         that day ships that day) plus the lead time as an extra delay."""
-        if not self.routed(code):
-            return self.lead_time(code)
+        facts = self.facts(code)
+        if not facts.routed:
+            return facts.lead_time_days
         offsets = self.snapshot.offsets
         cached = offsets.get((code, qty))
         if cached is None:
@@ -779,8 +822,9 @@ class _Context:
     def cumulative_lead_time(self, code: str, qty: Decimal) -> int:
         """Working days to resupply ``qty`` from scratch: the item's own time for ``qty`` plus its longest
         component chain (taken per unit below the item)."""
-        if not self.builds(code):
-            return self.lead_time(code)
+        facts = self.facts(code)
+        if not facts.builds:
+            return facts.lead_time_days
         return self.offset(code, qty) + self._below(code)
 
     def whole_units(self, code: str) -> bool:
@@ -838,33 +882,179 @@ class _Commitments:
         return self._jit(demand.item, demand.qty, self.ctx.days.needed(demand.due))
 
     def _jit(self, code: str, qty: Decimal, need: int) -> int:
-        ctx = self.ctx
         if qty <= 0:
             return need
-        horizon = ctx.cumulative_lead_time(code, qty)
+        horizon = self.ctx.cumulative_lead_time(code, qty)
         if need >= horizon:
             return need  # resupplied from scratch in time: it holds nothing
+        return self._node(code, qty, need, horizon)
+
+    def _node(self, code: str, qty: Decimal, need: int, horizon: int) -> int:
+        """A call that may hold supply: ``code``'s own supply first, then what its components take."""
+        rest, done = self._take_own(code, qty, need, horizon)
+        return done if rest <= 0 else self._explode(code, rest, need, done)
+
+    def _take_own(self, code: str, qty: Decimal, need: int, horizon: int) -> tuple[Decimal, int]:
+        """What is still missing of ``qty`` after the latest supply by ``need``, then later supply arriving before
+        it could be resupplied, and the day that supply is there."""
         by = max(need, 0)
+        rest = qty
         held = self.ledger.take(code, qty, by, latest_first=True)
-        if held and self._holder:
-            self.held_by_sales.add(code)
-        rest = qty - sum(q for _, q in held)
-        if rest <= 0:
-            return need
+        if held:
+            if self._holder:
+                self.held_by_sales.add(code)
+            rest -= sum(q for _, q in held)
+            if rest <= 0:
+                return rest, need
         done = need
         for lot, q in self.ledger.take(code, rest, horizon - 1, after=by):
             rest -= q
             done = max(done, lot.day)
-        if rest <= 0:
-            return done
-        if not ctx.builds(code):
-            return max(done, ctx.lead_time(code))
+        return rest, done
+
+    def _explode(self, code: str, rest: Decimal, need: int, done: int) -> int:
+        """The day ``rest`` of ``code`` is there when bought, or built from components taken just in time."""
+        ctx = self.ctx
+        facts = ctx.facts(code)
+        if not facts.builds:
+            return max(done, facts.lead_time_days)
         offset = ctx.offset(code, rest)
         release = max(0, need - offset)
         ready = release
-        for line in ctx.index.lines.get(code, ()):
-            ready = max(ready, self._jit(line.component, rest * line.qty_per, release))
+        for component, qty_per in facts.lines:
+            wanted = rest * qty_per
+            # A component it has time to resupply from scratch holds nothing and is ready on the release day.
+            if wanted > 0 and release < ctx.cumulative_lead_time(component, wanted):
+                ready = max(ready, self._jit(component, wanted, release))
         return max(done, ready + offset)
+
+
+class _Tree:
+    """The unprotected lines' allocation without the requests, call by call: each call that may hold supply is
+    a node, numbered in call order, so that the calls a node makes (its subtree) follow it."""
+
+    def __init__(self) -> None:
+        self.code: list[str] = []
+        self.result = array("i")  # the day the call returned
+        self.size = array("i")  # nodes in its subtree, itself included
+        self.taken: dict[int, Decimal] = {}  # what a node took of its own item (nodes that took some)
+        self.roots: list[int] = []  # per line: its first node (-1: it holds nothing)
+        self.at: dict[str, array[int]] = {}  # per item: the nodes that read it, in order
+
+    def open(self, code: str) -> int:
+        self.code.append(code)
+        self.result.append(0)
+        self.size.append(0)
+        return len(self.code) - 1
+
+    def close(self, node: int, result: int) -> None:
+        self.result[node] = result
+        self.size[node] = len(self.code) - node
+
+    def index(self) -> None:
+        for node, code in enumerate(self.code):
+            found = self.at.get(code)
+            if found is None:
+                found = self.at[code] = array("i")
+            found.append(node)
+
+    def reads(self, code: str, start: int, end: int) -> array[int]:
+        """The nodes in ``[start, end)`` that read ``code``."""
+        found = self.at.get(code)
+        if not found:
+            return array("i")
+        return found[bisect.bisect_left(found, start) : bisect.bisect_left(found, end)]
+
+
+class _Recorder(_Commitments):
+    """The commitments' allocation, recording every call in a ``_Tree`` and tagging its takes with it."""
+
+    def __init__(self, ctx: _Context, ledger: _Ledger, tree: _Tree, trace: _Trace) -> None:
+        super().__init__(ctx, ledger)
+        self.tree = tree
+        self.trace = trace
+
+    def allocate(self, demand: Demand) -> int:
+        self.tree.roots.append(len(self.tree.code))
+        day = super().allocate(demand)
+        if self.tree.roots[-1] == len(self.tree.code):
+            self.tree.roots[-1] = -1
+        return day
+
+    def _node(self, code: str, qty: Decimal, need: int, horizon: int) -> int:
+        node = self.tree.open(code)
+        self.trace.tag = node
+        rest, done = self._take_own(code, qty, need, horizon)
+        if rest < qty:
+            self.tree.taken[node] = qty - max(rest, ZERO)
+        result = done if rest <= 0 else self._explode(code, rest, need, done)
+        self.tree.close(node, result)
+        return result
+
+
+class _Reallocation(_Commitments):
+    """The unprotected lines allocated again after the requests, following their allocation without them (the
+    ``_Tree``): a call whose subtree read only items as they were then returns what it returned then, unwalked.
+
+    ``clock`` is the node the allocation without the requests had reached: an item this ledger does not hold
+    its own lots for is as it was then (see ``_reallocate``).
+    """
+
+    def __init__(self, ctx: _Context, ledger: _Ledger, tree: _Tree) -> None:
+        super().__init__(ctx, ledger)
+        self.tree = tree
+        self.clock = 0
+        self.marks = _Marks(tree)
+
+    def follow(self, demand: Demand, root: int) -> int:
+        """``demand``'s completion day; its first call matches node ``root``."""
+        self._holder = False
+        return self._sync(demand.item, demand.qty, self.ctx.days.needed(demand.due), root)
+
+    def _changed_within(self, start: int, end: int) -> bool:
+        first = self.marks.first(start)
+        return first is not None and first < end
+
+    def _sync(self, code: str, qty: Decimal, need: int, node: int) -> int:
+        tree = self.tree
+        end = node + tree.size[node]
+        if not self._changed_within(node, end):
+            self.clock = end
+            return tree.result[node]
+        ctx = self.ctx
+        self.clock = node
+        rest, done = self._take_own(code, qty, need, ctx.cumulative_lead_time(code, qty))
+        if qty - max(rest, ZERO) != tree.taken.get(node, ZERO):
+            # Its components are asked for other quantities: they run afresh, and what they took then never was.
+            self._diverge(node + 1, end)
+            result = done if rest <= 0 else self._explode(code, rest, need, done)
+            self.clock = end
+            return result
+        if rest <= 0:
+            self.clock = end
+            return done
+        facts = ctx.facts(code)
+        if not facts.builds:
+            self.clock = end
+            return max(done, facts.lead_time_days)
+        offset = ctx.offset(code, rest)
+        release = max(0, need - offset)
+        ready = release
+        child = node + 1
+        for component, qty_per in facts.lines:
+            wanted = rest * qty_per
+            if wanted > 0 and release < ctx.cumulative_lead_time(component, wanted):
+                ready = max(ready, self._sync(component, wanted, release, child))
+                child += tree.size[child]
+        self.clock = end
+        return max(done, ready + offset)
+
+    def _diverge(self, start: int, end: int) -> None:
+        """Hold the items nodes ``[start, end)`` read as they were before them: those takes do not happen now."""
+        self.clock = start
+        for code in set(self.tree.code[start:end]):
+            self.ledger.lots(code)
+        self.clock = end
 
 
 # ----------------------------------------------------------------------------------- the new order (as soon as possible)
@@ -1287,7 +1477,8 @@ class _Protected:
     before: dict[str, int]  # completion day of each unprotected sales line without the request
     held_by_sales: set[str]  # items whose supply protected sales lines of priority > 1 hold
     own_lots: list[tuple[str, _Lot]]  # lots reserved for the requests themselves, given back to them
-    trace: _Trace  # what each unprotected line read and took, in sequence, without the request
+    trace: _Trace  # what the unprotected lines took without the request, tagged with the node of ``tree``
+    tree: _Tree  # their calls without the request
 
 
 @dataclass
@@ -1360,13 +1551,12 @@ def _allocate_commitments(
     unprotected.sort(key=_sort_key)
     alone = _Ledger(ctx.lots, over=ledger)
     trace = alone.trace = _Trace()
-    sequence = _Commitments(ctx, alone)
-    before: dict[str, int] = {}
-    for demand in unprotected:
-        trace.begin()
-        before[demand.id] = sequence.allocate(demand)
+    tree = _Tree()
+    sequence = _Recorder(ctx, alone, tree, trace)
+    before = {demand.id: sequence.allocate(demand) for demand in unprotected}
     alone.trace = None
-    return _Protected(priority, ledger, unprotected, before, commitments.held_by_sales, own_lots, trace)
+    tree.index()
+    return _Protected(priority, ledger, unprotected, before, commitments.held_by_sales, own_lots, trace, tree)
 
 
 def _run(
@@ -1422,34 +1612,124 @@ def _reallocate(ctx: _Context, protected: _Protected, ledger: _Ledger) -> Iterab
     """The unprotected lines taking what the requests left on ``ledger``, in their order: each line whose
     completion day may differ from ``protected.before``, with that day.
 
-    A line that reads only items whose lots are as they were at its turn without the requests takes exactly
-    what it took then: it is skipped. Items the requests (or a line allocated again) touched are held by
-    ``ledger``; any other item is as without the requests, so when a line allocated again first reads it, what
-    the earlier lines took from it then is replayed.
+    They are followed call by call along their allocation without the requests (``protected.tree``). ``ledger``
+    holds its own lots only for items whose lots differ (or may) from what they were at that point of it; any
+    other item is as it was then, and when first read again, what the allocation had taken from it by then is
+    replayed. A call whose subtree read no item the ledger holds takes and returns exactly what it did then, so
+    it is not walked again; a line with no such call is skipped. After each line, items whose lots are back to
+    what they were are dropped from ``ledger``, so that a difference spreads no further than it goes.
     """
-    trace = protected.trace
-    turn = 0
+    tree = protected.tree
+    shadow = _Shadow(protected.trace, ledger)
+    again = _Reallocation(ctx, ledger, tree)
+    marks = _Marks(tree)
+    touched = ledger.touched()
+    for code in list(touched):
+        if _same_lots(ledger.lots(code), shadow.at(code, 0)):
+            ledger.forget(code)
+        else:
+            marks.add(code, 0)
+    fresh: set[str] = set()
 
     def replay(code: str, lots: list[_Lot]) -> None:
-        for i, position, qty in trace.takes.get(code, ()):
-            if i >= turn:
-                break
-            lots[position].qty -= qty
+        lots[:] = [_Lot(x.day, x.qty, x.kind, x.ref, x.order_qty) for x in shadow.at(code, again.clock)]
+        marks.add(code, again.clock)
+        fresh.add(code)
 
-    touched = ledger.touched()
-    after = _Commitments(ctx, ledger)
-    ledger.replay = replay
+    again.marks = marks
+    reading = _Trace(reads=True)
+    ledger.replay, ledger.trace = replay, reading
     try:
         for i, demand in enumerate(protected.unprotected):
-            reads = trace.reads[i]
-            if touched.isdisjoint(reads):
+            root = tree.roots[i]
+            if root < 0:
                 continue
-            turn = i
-            for code in reads:  # as they were at its turn, though it may not read them all again
-                ledger.lots(code)
-            yield demand, after.allocate(demand)
+            end = root + tree.size[root]
+            first = marks.first(root)
+            if first is None or first >= end:
+                continue
+            yield demand, again.follow(demand, root)
+            assert reading.reads is not None
+            for code in reading.reads | fresh:
+                if code in touched and _same_lots(ledger.lots(code), shadow.at(code, end)):
+                    ledger.forget(code)
+                    marks.remove(code)
+            reading.reads.clear()
+            reading.takes.clear()
+            fresh.clear()
     finally:
-        ledger.replay = None
+        ledger.replay = ledger.trace = None
+
+
+class _Marks:
+    """The items a ledger holds its own lots for, and where the allocation without the requests read them next:
+    the first node at or after a point that read one (points only move forward)."""
+
+    def __init__(self, tree: _Tree) -> None:
+        self._tree = tree
+        self._held: set[str] = set()
+        self._next: list[tuple[int, str]] = []  # heap of (node, item)
+
+    def add(self, code: str, start: int) -> None:
+        if code in self._held:
+            return
+        self._held.add(code)
+        self._push(code, start)
+
+    def remove(self, code: str) -> None:
+        self._held.discard(code)  # its heap entries are dropped when met
+
+    def _push(self, code: str, start: int) -> None:
+        nodes = self._tree.at.get(code)
+        if nodes:
+            i = bisect.bisect_left(nodes, start)
+            if i < len(nodes):
+                heapq.heappush(self._next, (nodes[i], code))
+
+    def first(self, start: int) -> int | None:
+        heap = self._next
+        while heap:
+            node, code = heap[0]
+            if code not in self._held:
+                heapq.heappop(heap)
+            elif node < start:
+                heapq.heappop(heap)
+                self._push(code, start)
+            else:
+                return node
+        return None
+
+
+class _Shadow:
+    """Each item's lots as they were without the requests, at a given turn of the unprotected lines (the lots of
+    the protected ledger with what the earlier lines took replayed); turns only move forward."""
+
+    def __init__(self, trace: _Trace, ledger: _Ledger) -> None:
+        self._trace = trace
+        self._ledger = ledger
+        self._lots: dict[str, list[_Lot]] = {}
+        self._next: dict[str, int] = {}
+
+    def at(self, code: str, turn: int) -> list[_Lot]:
+        lots = self._lots.get(code)
+        if lots is None:
+            lots = self._lots[code] = self._ledger.initial(code)
+            self._next[code] = 0
+        takes = self._trace.takes.get(code, ())
+        k = self._next[code]
+        while k < len(takes) and takes[k][0] < turn:
+            _, position, qty = takes[k]
+            lots[position].qty -= qty
+            k += 1
+        self._next[code] = k
+        return lots
+
+
+def _same_lots(a: list[_Lot], b: list[_Lot]) -> bool:
+    return len(a) == len(b) and all(
+        x.qty == y.qty and x.day == y.day and x.ref == y.ref and x.kind == y.kind
+        for x, y in zip(a, b, strict=True)
+    )
 
 
 # ------------------------------------------------------------------------------------------------- results

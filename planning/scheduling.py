@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
 import time as clock
@@ -1292,6 +1293,35 @@ def evaluate_new_order(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class PlannedOperation:
+    """An operation of an order put into a plan (see ``CapacityPlan``), with the working minutes it waited."""
+
+    order: str
+    seq: int
+    item: str
+    work_center: str
+    start: datetime
+    end: datetime
+    start_minute: int
+    end_minute: int
+    wait_minutes: int
+
+
+@dataclass(frozen=True)
+class PlanStep:
+    """One new order put into a plan: the plan with it, and when and why it completes."""
+
+    plan: CapacityPlan
+    order: str
+    completion_date: date
+    completion_minute: int
+    finish: datetime | None
+    binding: Binding
+    binding_work_center: str | None
+    operations: tuple[PlannedOperation, ...]
+
+
 @dataclass(frozen=True)
 class Insertion:
     """A new order put into a schedule's free capacity without the solver (see ``insert_new_order``)."""
@@ -1316,6 +1346,462 @@ def capacity_profile(plant: Plant, schedule: Schedule) -> CapacityProfile:
     return CapacityProfile({code: wc.machines for code, wc in plant.work_centers.items()}, spans)
 
 
+@dataclass(frozen=True, slots=True)
+class _OpInfo:
+    order: str
+    seq: int
+    work_center: str
+    duration: int
+    window: int
+
+
+class _PlanBase:
+    """What the plans grown from one schedule share: the schedule, its orders and their operations."""
+
+    def __init__(self, plant: Plant, orders: Sequence[ScheduleOrder], schedule: Schedule) -> None:
+        self.plant = plant
+        self.axis = schedule.axis
+        self.schedule = schedule
+        self.by_id = {order.id: order for order in orders}
+        self.children: dict[str, list[str]] = {}
+        for order in orders:
+            if order.parent is not None:
+                self.children.setdefault(order.parent, []).append(order.id)
+        self.windows = {code: window_minutes(wc) for code, wc in plant.work_centers.items()}
+        self.before = {outcome.order: outcome for outcome in schedule.orders}
+        self.ops: dict[OpKey, _OpInfo] = {}
+        self.start: dict[OpKey, int] = {}
+        self.end: dict[OpKey, int] = {}
+        self.last: dict[str, OpKey] = {}  # each order's last operation
+        self.first: dict[str, OpKey] = {}
+        for op in schedule.operations:
+            key = (op.order, op.seq)
+            self.ops[key] = _OpInfo(
+                op.order, op.seq, op.work_center, op.duration_minutes, self.windows[op.work_center]
+            )
+            self.start[key] = op.start_minute
+            self.end[key] = op.end_minute
+            if op.order not in self.last or op.seq > self.last[op.order][1]:
+                self.last[op.order] = key
+            if op.order not in self.first or op.seq < self.first[op.order][1]:
+                self.first[op.order] = key
+        self.sequence = sorted((self.start[key], info.work_center, key) for key, info in self.ops.items())
+        self.longest = max((self.end[key] - self.start[key] for key in self.ops), default=0)
+        self._classes: dict[int, tuple[frozenset[str], frozenset[str]]] = {}
+
+    def classes(self, priority: int) -> tuple[frozenset[str], frozenset[str]]:
+        """Orders of lower priority than ``priority``: those free to give way, and those bound to feed a
+        protected order in time (through their parent orders)."""
+        found = self._classes.get(priority)
+        if found is None:
+            found = self._classes[priority] = _giving_way(self.by_id, self.before, priority)
+        return found
+
+
+class CapacityPlan:
+    """A schedule that new orders are put into one by one without the solver (``insert``), under the rule of
+    ``insert_new_order``: protected orders keep their slots, orders of lower priority give way by a right shift.
+
+    A plan is kept as changes to the schedule it grew from, so an insertion costs what it moves; ``schedule``
+    makes the full schedule. Plans are not changed: ``insert`` returns a new one.
+    """
+
+    def __init__(
+        self,
+        plant: Plant,
+        orders: Sequence[ScheduleOrder],
+        schedule: Schedule,
+        profile: CapacityProfile | None = None,
+    ) -> None:
+        self._base = _PlanBase(plant, orders, schedule)
+        self.profile = profile or capacity_profile(plant, schedule)
+        self._start: dict[OpKey, int] = {}  # operations moved or added, plant axis
+        self._end: dict[OpKey, int] = {}
+        self._completion: dict[str, tuple[int, date]] = {}  # orders whose completion moved (minute, date)
+        self._new: tuple[tuple[_OrderData, tuple[PlannedOperation, ...]], ...] = ()
+        self._new_ops: dict[OpKey, _OpInfo] = {}
+        self._new_last: dict[str, OpKey] = {}  # each new order's last operation
+        self._sequence = self._base.sequence
+        self._longest = self._base.longest
+
+    @property
+    def baseline(self) -> Schedule:
+        """The schedule the plan grew from."""
+        return self._base.schedule
+
+    def _derived(self) -> CapacityPlan:
+        plan = CapacityPlan.__new__(CapacityPlan)
+        plan._base = self._base
+        plan.profile = self.profile
+        plan._start = dict(self._start)
+        plan._end = dict(self._end)
+        plan._completion = dict(self._completion)
+        plan._new = self._new
+        plan._new_ops = dict(self._new_ops)
+        plan._new_last = dict(self._new_last)
+        plan._sequence = list(self._sequence)
+        plan._longest = self._longest
+        return plan
+
+    # ---- reading
+
+    def _info(self, key: OpKey) -> _OpInfo:
+        info = self._base.ops.get(key)
+        return info if info is not None else self._new_ops[key]
+
+    def start(self, key: OpKey) -> int:
+        found = self._start.get(key)
+        return found if found is not None else self._base.start[key]
+
+    def end(self, key: OpKey) -> int:
+        found = self._end.get(key)
+        return found if found is not None else self._base.end[key]
+
+    def completion(self, order_id: str) -> tuple[int, date]:
+        """When an order of the plan completes: axis minute and working date."""
+        found = self._completion.get(order_id)
+        if found is not None:
+            return found
+        outcome = self._base.before[order_id]
+        return outcome.completion_minute, outcome.completion_date
+
+    def delays(self) -> tuple[OrderImpact, ...]:
+        """Orders of the baseline that complete later in this plan."""
+        out = []
+        for oid, (minute, day) in self._completion.items():
+            old = self._base.before.get(oid)
+            if old is not None and minute > old.completion_minute:
+                due_end = self._base.axis.end_of_day_minute(old.due) if old.due else None
+                out.append(
+                    OrderImpact(
+                        order=oid,
+                        priority=old.priority,
+                        completion_before=old.completion_date,
+                        completion_after=day,
+                        slip_minutes=minute - old.completion_minute,
+                        late_after=due_end is not None and minute > due_end,
+                    )
+                )
+        return tuple(out)
+
+    # ---- inserting
+
+    def insert(self, new_order: NewOrder) -> PlanStep | None:
+        """Put ``new_order`` in (see ``insert_new_order``); None when only the solver can tell."""
+        base = self._base
+        plant, axis = base.plant, base.axis
+        if new_order.qty <= 0:
+            raise InvalidInputError(
+                f"quantity must be positive, got {new_order.qty}", {"qty": str(new_order.qty)}
+            )
+        if new_order.item not in plant.items and new_order.item not in plant.routings:
+            raise InvalidInputError(f"unknown item {new_order.item}", {"item": new_order.item})
+        if new_order.id in base.by_id or any(data.order.id == new_order.id for data, _ in self._new):
+            raise InvalidInputError(f"order id {new_order.id} is already used", {"order": new_order.id})
+        day_minutes = axis.day_minutes
+        free, bounded = base.classes(new_order.priority)
+        # Orders added to the plan before are as important as they are; those of lower priority give way too.
+        later = {data.order.id for data, _ in self._new if data.order.priority > new_order.priority}
+        if later:
+            free = free | later
+        what_if = _order_data(
+            plant,
+            axis,
+            ScheduleOrder(
+                id=new_order.id,
+                item=new_order.item,
+                qty=new_order.qty,
+                due=new_order.due,
+                priority=new_order.priority,
+                status=OrderStatus.PLANNED,
+                release_date=new_order.earliest_start,
+            ),
+            (),
+            {},
+        )
+
+        def giving_way(span: BusySpan) -> bool:
+            return span.order in free
+
+        starts: dict[OpKey, int] = {}
+        ends: dict[OpKey, int] = {}
+        added: list[tuple[str, BusySpan]] = []
+        earliest = what_if.release_minute
+        for op in what_if.ops:
+            ready = work_minute_at(earliest, day_minutes, op.window)
+            start = self.profile.earliest_fit(op.work_center, ready, op.duration, skip=giving_way)
+            if start > ready and any(
+                s.order in bounded and s.start < start + op.duration and s.end > ready
+                for s in self.profile.spans(op.work_center)
+            ):
+                return None
+            added.append((op.work_center, BusySpan(start, start + op.duration, new_order.id, op.key[1])))
+            starts[op.key] = plant_minute_of(start, day_minutes, op.window)
+            ends[op.key] = _end_of(op, starts[op.key], day_minutes)
+            earliest = ends[op.key]
+        plan = self._derived()
+        for op in what_if.ops:
+            plan._new_ops[op.key] = _OpInfo(new_order.id, op.key[1], op.work_center, op.duration, op.window)
+            plan._start[op.key] = starts[op.key]
+            plan._end[op.key] = ends[op.key]
+            bisect.insort(plan._sequence, (starts[op.key], op.work_center, op.key))
+            plan._longest = max(plan._longest, ends[op.key] - starts[op.key])
+        if what_if.ops:
+            plan._new_last[new_order.id] = what_if.ops[-1].key
+        moved = plan._give_way(free, added, min(starts.values(), default=0))
+        plan.profile = self.profile.with_spans([*added, *moved], removed=[(s.order, s.seq) for _, s in moved])
+        if what_if.ops:
+            last = what_if.ops[-1].key
+            completion = ends[last] + what_if.lead_delay_minutes
+        else:
+            completion = _unrouted_ready(what_if) + what_if.lead_delay_minutes
+        machines = dict.fromkeys(starts, 0)  # numbered when the plan is made a schedule
+        ops, outcome = _order_result(
+            axis,
+            what_if,
+            starts,
+            ends,
+            machines,
+            what_if.release_minute,
+            completion,
+            0,
+        )
+        planned = tuple(
+            PlannedOperation(
+                o.order,
+                o.seq,
+                o.item,
+                o.work_center,
+                o.start,
+                o.end,
+                o.start_minute,
+                o.end_minute,
+                o.wait_minutes,
+            )
+            for o in ops
+        )
+        plan._new = (*self._new, (what_if, planned))
+        plan._completion[new_order.id] = (completion, outcome.completion_date)
+        return PlanStep(
+            plan=plan,
+            order=new_order.id,
+            completion_date=outcome.completion_date,
+            completion_minute=completion,
+            finish=outcome.finish,
+            binding=outcome.binding,
+            binding_work_center=outcome.binding_work_center,
+            operations=planned,
+        )
+
+    def _give_way(
+        self, free: set[str] | frozenset[str], added: list[tuple[str, BusySpan]], cutoff: int
+    ) -> list[tuple[str, BusySpan]]:
+        """Right-shift the operations of the ``free`` orders that the ``added`` spans displace, in the order they
+        start (see ``insert_new_order``); they start at plant minute ``cutoff`` or later. Returns the moved
+        operations' spans at their new places."""
+        base = self._base
+        profile = self.profile
+        new_on: dict[str, list[BusySpan]] = {}
+        for code, span in added:
+            new_on.setdefault(code, []).append(span)
+        if not any(
+            CapacityProfile.peak([*profile.spans(code), *spans], span.start, span.end)
+            > profile.machines.get(code, 1)
+            for code, spans in new_on.items()
+            for span in spans
+        ):
+            return []  # the new order fits in free time: nobody moves
+        day_minutes = base.axis.day_minutes
+        # Spans that move start no earlier than the first added one, so an operation over before it stays, and
+        # so does every operation before it in start order.
+        sequence = self._sequence
+        window = [
+            key
+            for _, _, key in sequence[bisect.bisect_left(sequence, (cutoff - self._longest,)) :]
+            if key[0] in free
+        ]
+        pending = set(window)
+        shifted: set[OpKey] = set()
+        moved: list[tuple[str, BusySpan]] = []
+        last_end: dict[str, int] = {}  # end of each free order's latest operation placed so far
+
+        def ignored(span: BusySpan) -> bool:
+            key = (span.order, span.seq)
+            return span.order in free and (key in pending or key in shifted)
+
+        for key in window:
+            info = self._info(key)
+            oid = info.order
+            old_start, old_end = self.start(key), self.end(key)
+            need = old_start
+            if oid in last_end:
+                need = max(need, last_end[oid])
+            else:
+                for kid in base.children.get(oid, ()):
+                    if kid in base.before:
+                        need = max(need, self._completion_minute(kid, free))
+            start = work_minute_at(old_start, day_minutes, info.window)
+            changed = new_on.get(info.work_center, ())
+            if need == old_start and not any(
+                s.start < start + info.duration and s.end > start for s in changed
+            ):
+                pending.discard(key)
+                last_end[oid] = old_end
+                continue
+            # Its own span is still left out: it may stay where it is.
+            fit = profile.earliest_fit(
+                info.work_center,
+                work_minute_at(need, day_minutes, info.window),
+                info.duration,
+                skip=ignored,
+                extra=changed,
+            )
+            pending.discard(key)
+            if fit == start:
+                last_end[oid] = old_end
+                continue
+            shifted.add(key)
+            span = BusySpan(fit, fit + info.duration, oid, info.seq)
+            new_on.setdefault(info.work_center, []).append(span)
+            moved.append((info.work_center, span))
+            new_start = plant_minute_of(fit, day_minutes, info.window)
+            new_end = _end_at(new_start, info.duration, info.window, day_minutes)
+            self._start[key], self._end[key] = new_start, new_end
+            i = bisect.bisect_left(sequence, (old_start, info.work_center, key))
+            del sequence[i]
+            bisect.insort(sequence, (new_start, info.work_center, key))
+            self._longest = max(self._longest, new_end - new_start)
+            last_end[oid] = new_end
+            if base.last.get(oid, self._new_last.get(oid)) == key:
+                lead = self._lead(oid)
+                self._completion[oid] = (
+                    new_end + lead,
+                    base.axis.date_of_day(base.axis.finish_day(new_start, new_end) + lead // day_minutes),
+                )
+        for oid in base.children:
+            if oid in free and oid not in base.last:
+                self._completion_minute(oid, free)  # orders without operations follow their sub-assemblies
+        return moved
+
+    def _lead(self, oid: str) -> int:
+        order = self._base.by_id.get(oid)
+        item = self._base.plant.items.get(order.item) if order is not None else None
+        return (item.lead_time_days if item else 0) * self._base.axis.day_minutes
+
+    def _completion_minute(self, oid: str, free: set[str] | frozenset[str]) -> int:
+        base = self._base
+        found = self._completion.get(oid)
+        if found is not None:
+            return found[0]
+        if oid in base.last or oid in self._new_last or oid not in free:
+            return self.completion(oid)[0]
+        # An order without operations is ready when its sub-assembly orders are (see _unrouted_ready).
+        order = base.by_id[oid]
+        release = base.axis.first_minute_on_or_after(order.release_date) if order.release_date else 0
+        kids = [
+            self._completion_minute(kid, free) for kid in base.children.get(oid, ()) if kid in base.before
+        ]
+        lead = self._lead(oid)
+        value = max([release + 1, *kids]) + lead
+        if value != base.before[oid].completion_minute:
+            day_minutes = base.axis.day_minutes
+            self._completion[oid] = (
+                value,
+                base.axis.date_of_day((value - lead - 1) // day_minutes + lead // day_minutes),
+            )
+        return value
+
+    # ---- the schedule
+
+    def schedule(self) -> Schedule:
+        """The full schedule of the plan: the baseline with the new orders and the operations that moved."""
+        started = clock.perf_counter()
+        base = self._base
+        plant, axis = base.plant, base.axis
+        baseline = base.schedule
+        moved_orders = {key[0] for key in self._start if key in base.ops} | {
+            oid for oid in self._completion if oid in base.before
+        }
+        # Machines are numbered afterwards, as after a solve; only the work centers that changed are renumbered.
+        touched = {self._info(key).work_center for key in self._start}
+        spans_on: dict[str, list[tuple[OpKey, int, int]]] = {code: [] for code in touched}
+        for key, info in base.ops.items():
+            if info.work_center in touched:
+                spans_on[info.work_center].append((key, self.start(key), self.end(key)))
+        for key, info in self._new_ops.items():
+            spans_on[info.work_center].append((key, self.start(key), self.end(key)))
+        machine_of: dict[OpKey, int] = {}
+        for code, found in spans_on.items():
+            numbers = _assign_machines([(s, e) for _, s, e in found], plant.work_centers[code].machines)
+            machine_of.update(zip((key for key, _, _ in found), numbers, strict=True))
+        machine0 = {(op.order, op.seq): op.machine for op in baseline.operations}
+        rebuilt_ops: list[ScheduledOperation] = []
+        rebuilt: dict[str, OrderOutcome] = {}
+        for oid in moved_orders:
+            data = _order_data(plant, axis, base.by_id[oid], tuple(base.children.get(oid, ())), {})
+            op_starts = {op.key: self.start(op.key) for op in data.ops}
+            op_ends = {op.key: self.end(op.key) for op in data.ops}
+            machines = {op.key: machine_of.get(op.key, machine0.get(op.key, 0)) for op in data.ops}
+            kids = [self.completion(kid)[0] for kid in data.children if kid in base.before]
+            ready = max([data.release_minute, *kids])
+            completion = self.completion(oid)[0]
+            due_end = data.due_end_minute
+            tardiness = max(0, completion - due_end) if due_end is not None else 0
+            ops, outcome = _order_result(
+                axis, data, op_starts, op_ends, machines, ready, completion, tardiness
+            )
+            rebuilt_ops.extend(ops)
+            rebuilt[oid] = outcome
+        new_outcomes: list[OrderOutcome] = []
+        new_ops: list[ScheduledOperation] = []
+        for data, _ in self._new:
+            completion = self.completion(data.order.id)[0]
+            due_end = data.due_end_minute
+            tardiness = max(0, completion - due_end) if due_end is not None else 0
+            op_starts = {op.key: self.start(op.key) for op in data.ops}
+            op_ends = {op.key: self.end(op.key) for op in data.ops}
+            machines = {op.key: machine_of.get(op.key, 0) for op in data.ops}
+            ops, outcome = _order_result(
+                axis, data, op_starts, op_ends, machines, data.release_minute, completion, tardiness
+            )
+            new_ops.extend(ops)
+            new_outcomes.append(outcome)
+        operations = [
+            op
+            if machine_of.get((op.order, op.seq), op.machine) == op.machine
+            else replace(op, machine=machine_of[(op.order, op.seq)])
+            for op in baseline.operations
+            if op.order not in moved_orders
+        ]
+        operations.extend(rebuilt_ops)
+        operations.extend(new_ops)
+        operations.sort(key=lambda o: (o.start_minute, o.work_center, o.machine, o.order, o.seq))
+        outcomes = [rebuilt.get(o.order, o) for o in baseline.orders]
+        outcomes.extend(new_outcomes)
+        weighted = sum(priority_weight(o.priority) * o.tardiness_minutes for o in outcomes)
+        last_ends = [self.end(base.last[o.order]) for o in outcomes if o.order in base.last] + [
+            self.end(data.ops[-1].key) for data, _ in self._new if data.ops
+        ]
+        problems = [p for p in baseline.problems if p.order not in moved_orders]
+        for oid, outcome in rebuilt.items():
+            problems.extend(_problems_of(_order_data(plant, axis, base.by_id[oid], (), {}), outcome, axis))
+        for (data, _), outcome in zip(self._new, new_outcomes, strict=True):
+            problems.extend(_problems_of(data, outcome, axis))
+        return Schedule(
+            operations=tuple(operations),
+            orders=tuple(outcomes),
+            status="FEASIBLE",
+            proven_optimal=False,
+            objective=ScheduleObjective(weighted, max(last_ends, default=0), sum(last_ends)),
+            phases=(),
+            problems=tuple(problems),
+            axis=axis,
+            method="insertion",
+            solve_seconds=clock.perf_counter() - started,
+            time_to_best_seconds=0.0,
+        )
+
+
 def insert_new_order(
     plant: Plant,
     orders: Sequence[ScheduleOrder],
@@ -1335,68 +1821,30 @@ def insert_new_order(
     so an order only moves later, and only because of the new order; the solver would instead re-optimize all of
     them (its later goals), and may list other orders as impacts. Returns None when the new order would wait for
     an order that may itself move within a bound (an order of lower priority feeding a protected one): only the
-    solver can tell then. ``profile`` is ``capacity_profile(plant, baseline)`` if known.
+    solver can tell then. ``profile`` is ``capacity_profile(plant, baseline)`` if known. ``CapacityPlan`` does
+    the same for several new orders in turn, without making the full schedule each time.
     """
-    started = clock.perf_counter()
-    if new_order.qty <= 0:
-        raise InvalidInputError(
-            f"quantity must be positive, got {new_order.qty}", {"qty": str(new_order.qty)}
-        )
-    if new_order.item not in plant.items and new_order.item not in plant.routings:
-        raise InvalidInputError(f"unknown item {new_order.item}", {"item": new_order.item})
-    by_id = {order.id: order for order in orders}
-    if new_order.id in by_id:
-        raise InvalidInputError(f"order id {new_order.id} is already used", {"order": new_order.id})
-    axis = baseline.axis
-    day_minutes = axis.day_minutes
-    profile = profile or capacity_profile(plant, baseline)
-    before = {outcome.order: outcome for outcome in baseline.orders}
-    free, bounded = _giving_way(by_id, before, new_order.priority)
-    used: dict[str, WorkCenter] = {}
-    what_if = _order_data(
-        plant,
-        axis,
-        ScheduleOrder(
-            id=new_order.id,
-            item=new_order.item,
-            qty=new_order.qty,
-            due=new_order.due,
-            priority=new_order.priority,
-            status=OrderStatus.PLANNED,
-            release_date=new_order.earliest_start,
-        ),
-        (),
-        used,
+    step = CapacityPlan(plant, orders, baseline, profile).insert(new_order)
+    if step is None:
+        return None
+    schedule = step.plan.schedule()
+    evaluation = NewOrderEvaluation(
+        order=step.order,
+        completion_date=step.completion_date,
+        finish=step.finish,
+        binding=step.binding,
+        binding_work_center=step.binding_work_center,
+        waits=tuple(op for op in schedule.operations if op.order == step.order),
+        impacts=step.plan.delays(),
+        schedule=schedule,
+        baseline=baseline,
     )
-
-    def giving_way(span: BusySpan) -> bool:
-        return span.order in free
-
-    starts: dict[OpKey, int] = {}
-    ends: dict[OpKey, int] = {}
-    added: list[tuple[str, BusySpan]] = []
-    earliest = what_if.release_minute
-    for op in what_if.ops:
-        ready = work_minute_at(earliest, day_minutes, op.window)
-        start = profile.earliest_fit(op.work_center, ready, op.duration, skip=giving_way)
-        if start > ready and any(
-            s.order in bounded and s.start < start + op.duration and s.end > ready
-            for s in profile.spans(op.work_center)
-        ):
-            return None
-        added.append((op.work_center, BusySpan(start, start + op.duration, new_order.id, op.key[1])))
-        starts[op.key] = plant_minute_of(start, day_minutes, op.window)
-        ends[op.key] = _end_of(op, starts[op.key], day_minutes)
-        earliest = ends[op.key]
-    moved = _give_way(plant, axis, profile, baseline, by_id, free, added)
-    return _inserted(
-        plant, axis, profile, baseline, by_id, what_if, starts, ends, added, moved, before, started
-    )
+    return Insertion(evaluation, step.plan.profile)
 
 
 def _giving_way(
     by_id: Mapping[str, ScheduleOrder], before: Mapping[str, OrderOutcome], priority: int
-) -> tuple[set[str], set[str]]:
+) -> tuple[frozenset[str], frozenset[str]]:
     """Orders of lower priority than ``priority``: those free to give way, and those bound to feed a protected
     order in time (through their parent orders)."""
     protected: dict[str, bool] = {}
@@ -1428,284 +1876,7 @@ def _giving_way(
         order = by_id.get(oid)
         parent = order.parent if order is not None else None
         (bounded if parent is not None and feeds_protected(parent) else free).add(oid)
-    return free, bounded
-
-
-@dataclass
-class _Moves:
-    """Operations of orders that gave way: their new starts and ends, and their orders' new completions."""
-
-    starts: dict[OpKey, int] = field(default_factory=dict)
-    ends: dict[OpKey, int] = field(default_factory=dict)
-    completion: dict[str, int] = field(default_factory=dict)  # orders whose completion changed
-    spans: list[tuple[str, BusySpan]] = field(default_factory=list)
-
-
-def _give_way(
-    plant: Plant,
-    axis: TimeAxis,
-    profile: CapacityProfile,
-    baseline: Schedule,
-    by_id: Mapping[str, ScheduleOrder],
-    free: set[str],
-    added: list[tuple[str, BusySpan]],
-) -> _Moves:
-    """Right-shift the operations of the ``free`` orders that the ``added`` spans displace (see
-    ``insert_new_order``)."""
-    moves = _Moves()
-    new_on: dict[str, list[BusySpan]] = {}
-    for code, span in added:
-        new_on.setdefault(code, []).append(span)
-    machines = profile.machines
-    if not any(
-        CapacityProfile.peak([*profile.spans(code), *spans], span.start, span.end) > machines.get(code, 1)
-        for code, spans in new_on.items()
-        for span in spans
-    ):
-        return moves  # the new order fits in free time: nobody moves
-    day_minutes = axis.day_minutes
-    windows = {code: window_minutes(wc) for code, wc in plant.work_centers.items()}
-    children: dict[str, list[str]] = {}
-    for order in by_id.values():
-        if order.parent is not None:
-            children.setdefault(order.parent, []).append(order.id)
-    before = {outcome.order: outcome for outcome in baseline.orders}
-    release = {
-        oid: axis.first_minute_on_or_after(order.release_date) if order.release_date else 0
-        for oid, order in by_id.items()
-    }
-    lead = {
-        oid: (plant.items[order.item].lead_time_days if order.item in plant.items else 0) * day_minutes
-        for oid, order in by_id.items()
-    }
-    last_seq = {}
-    for op in baseline.operations:
-        last_seq[op.order] = max(last_seq.get(op.order, op.seq), op.seq)
-    done: set[OpKey] = set()
-    shifted: set[OpKey] = set()
-    last_end: dict[str, int] = {}  # end of each free order's latest operation placed so far
-
-    def completion(oid: str) -> int:
-        if oid in moves.completion:
-            return moves.completion[oid]
-        if oid in last_seq or oid not in free:
-            return before[oid].completion_minute
-        # An order without operations is ready when its sub-assembly orders are (see _unrouted_ready).
-        kids = [completion(kid) for kid in children.get(oid, ()) if kid in before]
-        value = max([release[oid] + 1, *kids]) + lead[oid]
-        if value != before[oid].completion_minute:
-            moves.completion[oid] = value
-        return value
-
-    def ignored(span: BusySpan) -> bool:
-        key = (span.order, span.seq)
-        return span.order in free and (key not in done or key in shifted)
-
-    for op in baseline.operations:  # in start order
-        if op.order not in free:
-            continue
-        key = (op.order, op.seq)
-        window = windows[op.work_center]
-        need = op.start_minute
-        if op.order in last_end:
-            need = max(need, last_end[op.order])
-        else:
-            for kid in children.get(op.order, ()):
-                if kid in before:
-                    need = max(need, completion(kid))
-        start = work_minute_at(op.start_minute, day_minutes, window)
-        span = BusySpan(start, start + op.duration_minutes, op.order, op.seq)
-        changed = new_on.get(op.work_center, ())
-        if need == op.start_minute and not any(s.start < span.end and s.end > span.start for s in changed):
-            done.add(key)
-            last_end[op.order] = op.end_minute
-            continue
-        fit = profile.earliest_fit(
-            op.work_center,
-            work_minute_at(need, day_minutes, window),
-            op.duration_minutes,
-            skip=ignored,
-            extra=changed,
-        )
-        done.add(key)
-        if fit == start:
-            last_end[op.order] = op.end_minute
-            continue
-        shifted.add(key)
-        new_start = plant_minute_of(fit, day_minutes, window)
-        moved = BusySpan(fit, fit + op.duration_minutes, op.order, op.seq)
-        new_on.setdefault(op.work_center, []).append(moved)
-        moves.spans.append((op.work_center, moved))
-        moves.starts[key] = new_start
-        moves.ends[key] = _end_at(new_start, op.duration_minutes, window, day_minutes)
-        last_end[op.order] = moves.ends[key]
-        if op.seq == last_seq[op.order]:
-            moves.completion[op.order] = moves.ends[key] + lead[op.order]
-    for oid in list(before):
-        if oid in free:
-            completion(oid)
-    return moves
-
-
-def _inserted(
-    plant: Plant,
-    axis: TimeAxis,
-    profile: CapacityProfile,
-    baseline: Schedule,
-    by_id: Mapping[str, ScheduleOrder],
-    what_if: _OrderData,
-    starts: dict[OpKey, int],
-    ends: dict[OpKey, int],
-    added: list[tuple[str, BusySpan]],
-    moves: _Moves,
-    before: Mapping[str, OrderOutcome],
-    started: float,
-) -> Insertion:
-    """The evaluation and schedule of an insertion: the baseline with the new order and the moves."""
-    day_minutes = axis.day_minutes
-    moved_orders = {key[0] for key in moves.starts} | set(moves.completion)
-    # Machines are numbered afterwards, as after a solve; only the work centers that changed are renumbered.
-    touched = {code for code, _ in added} | {code for code, _ in moves.spans}
-    new_keys = {(what_if.order.id, span.seq) for _, span in added}
-    spans_on: dict[str, list[tuple[OpKey, int, int]]] = {code: [] for code in touched}
-    baseline_ops: dict[str, list[ScheduledOperation]] = {}
-    for op in baseline.operations:
-        key = (op.order, op.seq)
-        if op.order in moved_orders:
-            baseline_ops.setdefault(op.order, []).append(op)
-        if op.work_center in touched:
-            start = moves.starts.get(key, op.start_minute)
-            spans_on[op.work_center].append((key, start, moves.ends.get(key, op.end_minute)))
-    for op in what_if.ops:
-        if op.key in new_keys:
-            spans_on[op.work_center].append((op.key, starts[op.key], ends[op.key]))
-    machine_of: dict[OpKey, int] = {}
-    for code, found in spans_on.items():
-        numbers = _assign_machines([(s, e) for _, s, e in found], plant.work_centers[code].machines)
-        machine_of.update(zip((key for key, _, _ in found), numbers, strict=True))
-
-    def result(
-        order: _OrderData,
-        op_starts: Mapping[OpKey, int],
-        op_ends: Mapping[OpKey, int],
-        ready: int,
-        completion: int,
-    ) -> tuple[list[ScheduledOperation], OrderOutcome]:
-        due_end = order.due_end_minute
-        tardiness = max(0, completion - due_end) if due_end is not None else 0
-        return _order_result(axis, order, op_starts, op_ends, machine_of, ready, completion, tardiness)
-
-    children: dict[str, list[str]] = {}
-    for order in by_id.values():
-        if order.parent is not None:
-            children.setdefault(order.parent, []).append(order.id)
-    rebuilt_ops: list[ScheduledOperation] = []
-    rebuilt: dict[str, OrderOutcome] = {}
-    for oid in moved_orders:
-        data = _order_data(plant, axis, by_id[oid], tuple(children.get(oid, ())), {})
-        op_starts = {(op.order, op.seq): op.start_minute for op in baseline_ops.get(oid, ())}
-        op_ends = {(op.order, op.seq): op.end_minute for op in baseline_ops.get(oid, ())}
-        for op in baseline_ops.get(oid, ()):
-            key = (op.order, op.seq)
-            machine_of.setdefault(key, op.machine)
-            op_starts[key] = moves.starts.get(key, op_starts[key])
-            op_ends[key] = moves.ends.get(key, op_ends[key])
-        kids = [
-            moves.completion.get(kid, before[kid].completion_minute) for kid in data.children if kid in before
-        ]
-        ready = max([data.release_minute, *kids])
-        ops, outcome = result(
-            data, op_starts, op_ends, ready, moves.completion.get(oid, before[oid].completion_minute)
-        )
-        rebuilt_ops.extend(ops)
-        rebuilt[oid] = outcome
-    if what_if.ops:
-        last = what_if.ops[-1].key
-        completion = ends[last] + what_if.lead_delay_minutes
-    else:
-        completion = _unrouted_ready(what_if) + what_if.lead_delay_minutes
-    new_ops, new_outcome = result(what_if, starts, ends, what_if.release_minute, completion)
-
-    operations = [
-        op
-        if machine_of.get((op.order, op.seq), op.machine) == op.machine
-        else replace(op, machine=machine_of[(op.order, op.seq)])
-        for op in baseline.operations
-        if op.order not in moved_orders
-    ]
-    operations.extend(rebuilt_ops)
-    operations.extend(new_ops)
-    operations.sort(key=lambda o: (o.start_minute, o.work_center, o.machine, o.order, o.seq))
-    outcomes = [rebuilt.get(o.order, o) for o in baseline.orders]
-    outcomes.append(new_outcome)
-
-    def last_end(outcome: OrderOutcome) -> int:
-        order = by_id.get(outcome.order)
-        item = plant.items.get(order.item) if order is not None else None
-        return outcome.completion_minute - (item.lead_time_days if item else 0) * day_minutes
-
-    objective = baseline.objective
-    weighted = (
-        objective.weighted_tardiness + priority_weight(new_outcome.priority) * new_outcome.tardiness_minutes
-    )
-    makespan = objective.makespan_minutes
-    flow = objective.total_completion_minutes
-    if new_outcome.routed:
-        makespan = max(makespan, ends[what_if.ops[-1].key])
-        flow += ends[what_if.ops[-1].key]
-    for oid, outcome in rebuilt.items():
-        old = before[oid]
-        weighted += priority_weight(outcome.priority) * (outcome.tardiness_minutes - old.tardiness_minutes)
-        if outcome.routed:
-            makespan = max(makespan, last_end(outcome))
-            flow += last_end(outcome) - last_end(old)
-    problems = [p for p in baseline.problems if p.order not in moved_orders]
-    problems.extend(
-        p
-        for oid, outcome in rebuilt.items()
-        for p in _problems_of(_order_data(plant, axis, by_id[oid], (), {}), outcome, axis)
-    )
-    problems.extend(_problems_of(what_if, new_outcome, axis))
-    schedule = Schedule(
-        operations=tuple(operations),
-        orders=tuple(outcomes),
-        status="FEASIBLE",
-        proven_optimal=False,
-        objective=ScheduleObjective(weighted, makespan, flow),
-        phases=(),
-        problems=tuple(problems),
-        axis=axis,
-        method="insertion",
-        solve_seconds=clock.perf_counter() - started,
-        time_to_best_seconds=0.0,
-    )
-    impacts = tuple(
-        OrderImpact(
-            order=oid,
-            priority=outcome.priority,
-            completion_before=before[oid].completion_date,
-            completion_after=outcome.completion_date,
-            slip_minutes=outcome.completion_minute - before[oid].completion_minute,
-            late_after=not outcome.on_time,
-        )
-        for oid, outcome in rebuilt.items()
-        if outcome.completion_minute > before[oid].completion_minute
-    )
-    evaluation = NewOrderEvaluation(
-        order=what_if.order.id,
-        completion_date=new_outcome.completion_date,
-        finish=new_outcome.finish,
-        binding=new_outcome.binding,
-        binding_work_center=new_outcome.binding_work_center,
-        waits=tuple(new_ops),
-        impacts=impacts,
-        schedule=schedule,
-        baseline=baseline,
-    )
-    return Insertion(
-        evaluation,
-        profile.with_spans([*added, *moves.spans], removed=list(moves.starts)),
-    )
+    return frozenset(free), frozenset(bounded)
 
 
 def _end_at(start: int, duration: int, window: int, day_minutes: int) -> int:

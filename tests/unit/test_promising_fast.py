@@ -136,6 +136,7 @@ def test_insertion_completes_when_the_solver_does(case):
             assert op.start_minute == old.start_minute  # protected orders keep their slots
         else:
             assert op.start_minute >= old.start_minute  # the others only give way
+    _check_moves_needed(plant, orders, baseline, fast.schedule)
     for impact in fast.impacts:
         assert impact.priority > new.priority and impact.slip_minutes > 0
     # A second order goes into the schedule with the first, as the builds of one promise do.
@@ -155,6 +156,40 @@ def test_insertion_completes_when_the_solver_does(case):
         assert sorted((s.start, s.end, s.order, s.seq) for s in inserted.profile.spans(code)) == sorted(
             (s.start, s.end, s.order, s.seq) for s in again.spans(code)
         )
+
+
+def _check_moves_needed(plant: Plant, orders, baseline: Schedule, after: Schedule) -> None:
+    """An operation that moved could not have stayed: its order or a sub-assembly ends too late for its old
+    start, or its old slot is full of other operations."""
+    day = after.axis.day_minutes
+    old = {(op.order, op.seq): op for op in baseline.operations}
+    now = {(op.order, op.seq): op for op in after.operations}
+    completion = {o.order: o.completion_minute for o in after.orders}
+    for key, op in now.items():
+        was = old.get(key)
+        if was is None or was.start_minute == op.start_minute:
+            continue
+        earlier = [o for o in now.values() if o.order == op.order and o.seq < op.seq]
+        kids = [o.id for o in orders if o.parent == op.order]
+        if any(o.end_minute > was.start_minute for o in earlier if o.seq == max(e.seq for e in earlier)):
+            continue
+        if not earlier and any(completion[kid] > was.start_minute for kid in kids):
+            continue
+        window = window_minutes(plant.work_centers[op.work_center])
+        start = work_minute_at(was.start_minute, day, window)
+        others = []
+        for other_key, other in now.items():
+            if other_key != key and other.work_center == op.work_center:
+                begin = work_minute_at(other.start_minute, day, window)
+                others.append((begin, begin + other.duration_minutes))
+        busiest = max(
+            (
+                sum(1 for s, e in others if s <= minute < e)
+                for minute in range(start, start + was.duration_minutes)
+            ),
+            default=0,
+        )
+        assert busiest >= plant.work_centers[op.work_center].machines, key
 
 
 def test_earliest_fit_on_two_machines():
