@@ -576,3 +576,26 @@ def test_rules_seeded_exported_to_excel_and_imported_back(db_url: str, tmp_path:
     with pytest.raises(ToolError) as outside:
         propose(db_url, "propose_voucher_account_rules", file=str(unknown))
     assert outside.value.message.endswith("wip → 9999: account '9999' is not in the chart of accounts")
+
+
+def test_the_most_specific_rule_wins() -> None:
+    from tools.finance.chart import DEFAULT_RULES
+    from tools.finance.rules import AccountRule, RuleQuery, find_rule
+
+    def account(role: str, **keys: Any) -> str | None:
+        found = find_rule(DEFAULT_RULES, RuleQuery(role, **keys))
+        return found.account if found is not None else None
+
+    # An item's own category beats its source; a location at a subcontractor beats either (key order).
+    assert account("inventory", item_categories=("", "buy")) == "1403"
+    assert account("inventory", item_categories=("", "make")) == "1405"
+    assert account("inventory", item_categories=("周转材料", "make")) == "1411"
+    assert account("inventory", item_categories=("", "make"), location_kind="supplier") == "1408.01"
+    # A subcontract order's WIP stays with the subcontracted material, whatever the element.
+    assert account("wip", cost_element="labor") == "5001.02"
+    assert account("wip", cost_element="labor", doc_type="subcontract_order") == "1408.02"
+    assert account("cost_of_sales") == "6401" and account("nonsense") is None
+    # More matching keys win over fewer.
+    rules = (*DEFAULT_RULES, AccountRule("wip", "5001.09", event="material_issue", cost_element="material"))
+    found = find_rule(rules, RuleQuery("wip", event="material_issue", cost_element="material"))
+    assert found is not None and found.account == "5001.09"

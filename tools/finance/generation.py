@@ -469,10 +469,8 @@ def _move_sides(m: StockMove, event: str, look: Lookups) -> tuple[Side, Side, st
     return side(spec.debit_role, dst), side(spec.credit_role, src), item, order
 
 
-def _document_vouchers(
-    moves: Sequence[StockMove], look: Lookups, rules: RuleSet, plan: PeriodPlan
-) -> list[tuple[StockMove, str]]:
-    """Vouchers of the moves, grouped by document; returns the (move, event) pairs of the vouchers made."""
+def _document_vouchers(moves: Sequence[StockMove], look: Lookups, rules: RuleSet, plan: PeriodPlan) -> None:
+    """Vouchers of the moves, one per document, into ``plan`` (with the memos and what no rule covers)."""
     groups: dict[tuple[str, str, date], list[tuple[StockMove, str]]] = defaultdict(list)
     for m in moves:
         src, dst = look.locations[m.from_location_id], look.locations[m.to_location_id]
@@ -505,7 +503,6 @@ def _document_vouchers(
             )
             continue
         groups[_group_key(m, look)].append((m, event))
-    made: list[tuple[StockMove, str]] = []
     for (source_type, source_ref, day), members in groups.items():
         builder = Builder(rules)
         lines: list[LineDraft] = []
@@ -570,8 +567,6 @@ def _document_vouchers(
                 sort_key=(day, 0, min(m.id or 0 for m, _ in members)),
             )
         )
-        made += members
-    return made
 
 
 def _subcontract_fee(
@@ -909,15 +904,12 @@ class Closing:
                     for (item, _), part in zip(
                         weights.items(), split_cents(correction, list(weights.values())), strict=True
                     ):
+                        into_wip = self._side("wip", order, "material", item)
+                        out_of_stock = self._side("inventory", order, "", item)
+                        # charged below the moving average: the difference goes back to the sub-assembly
+                        debit, credit = (into_wip, out_of_stock) if part > 0 else (out_of_stock, into_wip)
                         self.builder.pair(
-                            lines,
-                            "transferred_in",
-                            part,
-                            self._side("wip", order, "material", item),
-                            self._side("inventory", order, "", item),
-                            order_doc_type(order),
-                            code,
-                            [],
+                            lines, "transferred_in", abs(part), debit, credit, order_doc_type(order), code, []
                         )
                     balance[(code, material)] += correction
             adjust: dict[str, Decimal] = {}
