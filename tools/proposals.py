@@ -24,7 +24,7 @@ ApplyFn = Callable[[Session, Proposal, Actor], dict[str, Any]]
 
 # Data domains whose versions proposals are checked against; a write path bumps the domains it writes
 # (a dataset load bumps them all).
-DOMAINS = ("master", "bom", "engineering", "stock", "sales", "purchasing", "production", "costing")
+DOMAINS = ("master", "bom", "engineering", "stock", "sales", "purchasing", "production", "costing", "finance")
 
 
 @dataclass(frozen=True)
