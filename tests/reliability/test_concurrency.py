@@ -171,17 +171,7 @@ def _reader(url: str, log: Log, barrier: threading.Barrier) -> None:
             log.reads += 1
 
 
-def _load_ortools() -> None:
-    """OR-Tools is imported lazily (planning/lazy.py); importlib's LazyLoader is not thread-safe before
-    Python 3.12, so clients racing to build the first CP-SAT model can see a half-loaded module. Loaded once
-    here; the report of issue 14 asks for the same at application start."""
-    from planning.scheduling import cp_model
-
-    assert cp_model.CpModel is not None
-
-
 def test_many_clients_on_the_same_stock(plant: str) -> None:
-    _load_ortools()
     log = Log()
     workers: list[tuple[Any, tuple[Any, ...]]] = [
         (_issuer, ("MO-B3", "FRAME")),
