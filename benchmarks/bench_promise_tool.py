@@ -42,16 +42,22 @@ def section_promise_tool(ctx: Any) -> list[Any]:
     requests = synthetic_requests(ctx.plant, count=REQUESTS + 1, seed=ctx.seed)
     rows = []
     for backend, url in ctx.db_urls.items():
-        time_tool_calls(url, requests[:1], ctx.plant.today)  # warm the engine and the registry
+        first = time_tool_calls(url, requests[:1], ctx.plant.today)[0]  # reads the snapshot from the database
         times = time_tool_calls(url, requests[1:], ctx.plant.today)
+        case = f"{ctx.size} / {backend}: {len(times) + 1} requests"
+        rows.append(
+            BenchRow(
+                "promise", case, "promise_order tool, first call (snapshot read from the DB)", first, "s"
+            )
+        )
         rows.append(
             BenchRow(
                 "promise",
-                f"{ctx.size} / {backend}: {len(times)} requests",
-                "promise_order tool, snapshot from the DB included (median)",
+                case,
+                "promise_order tool, later calls on unchanged data (median)",
                 statistics.median(times),
                 "s",
-                note=f"max {max(times):.2f} s; the planning snapshot is read from the database on every call",
+                note=f"max {max(times):.2f} s; the snapshot is kept while the data versions hold",
             )
         )
     return rows
