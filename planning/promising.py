@@ -12,16 +12,26 @@ after today; nothing is ever placed before it):
 2. The new order then takes what is left as early as possible, recursively through the BOM: free stock, open
    supply (production orders at their scheduled completion when capacity is checked), new purchases after lot
    rules and lead time, new builds once every component is there. A routed make item's production time comes
-   from its routing on its work centers' capacity (``evaluate_new_order``, chained so that the new order's builds
-   see each other), plus its ``lead_time_days`` as an extra delay; an unrouted one takes its lead time.
+   from its routing on its work centers' capacity, plus its ``lead_time_days`` as an extra delay; an unrouted
+   one takes its lead time. Builds go into the baseline schedule one after the other (so that they see each
+   other): orders as important as the new one keep their slots, those of lower priority give way.
 3. Lines of lower priority are then allocated again after it: those that complete later than without the new
    order are its impacts, with the production orders its builds push back.
 
 Results are dates on the working calendar (output finished on a working day ships that day), pegged sources,
 the binding constraints with their shortfall and the date each resolves, and levers (substitutes, partial
-shipment, overtime, a higher priority) with their effect. Capacity checks use CP-SAT with one worker, a seed and
-a time budget, so a promise repeats; past the budget, builds fall back to their infinite-capacity lead time and
-a problem record says so.
+shipment, overtime, a higher priority) with their effect.
+
+Capacity: the baseline schedule comes from CP-SAT (one worker, a seed, a time limit); a build is put into the
+free capacity it leaves (``CapacityPlan``), which is exact unless it would wait for an order that could itself
+move within a bound, and only then does CP-SAT evaluate it (``evaluate_new_order`` under the same rule). Solver
+time is bounded by a budget per call; past it, builds fall back to their infinite-capacity lead time and a
+problem record says so.
+
+Speed: promises on one unchanged snapshot share a ``PromiseMemo`` (baseline schedule, the commitments'
+allocation per priority, solved builds, lead times). The allocation of the lines of lower priority without the
+new order is traced call by call, so that after it only the calls that read an item the new order changed are
+walked again; the answers are those of allocating every line again.
 """
 
 from __future__ import annotations
@@ -94,9 +104,10 @@ class PromiseSettings:
     ``capacity_budget_seconds`` bounds all CP-SAT work of one call (baseline schedule, what-ifs, levers);
     ``schedule`` sets the seed, the workers and the baseline schedule's time limit; each what-if of a new
     build stops after ``evaluation_time_limit_seconds`` (``lever_time_limit_seconds`` for levers), cut to what
-    is left of the budget. A what-if's first goal, the new build's completion, is found in milliseconds; the
-    rest of its time only re-arranges the other orders (their impacts). One worker and a seed make a promise
-    repeat whenever the solver proves its steps within those limits.
+    is left of the budget. Builds put into free capacity without the solver take none of it. A what-if's first
+    goal, the new build's completion, is found in milliseconds; the rest of its time only re-arranges the other
+    orders (their impacts). One worker and a seed make a promise repeat whenever the solver proves its steps
+    within those limits.
     """
 
     check_capacity: bool = True
@@ -685,6 +696,7 @@ class _Snapshot:
         self.offsets: dict[tuple[str, Decimal], int] = {}
         self.bases: dict[tuple, _CapacityBase] = {}
         self.protected: dict[tuple, _Protected] = {}
+        self.named = frozenset(d.id for d in plant.demands) | {r.demand for r in self.reservations}
 
 
 class PromiseMemo:
@@ -1495,7 +1507,7 @@ class _Outcome:
     capacity_checked: bool
 
 
-_PROTECTED_KEPT = 32  # allocations of commitments a memo keeps (one per priority, estimate or request ids)
+_PROTECTED_KEPT = 8  # allocations of commitments a memo keeps (one per priority, estimate or request ids)
 
 
 def _protect(
@@ -1505,12 +1517,14 @@ def _protect(
     priority: int,
     exclude: frozenset[str],
 ) -> _Protected:
-    own = frozenset(r.id for r in requests)
-    key = (protection.key, priority, exclude, own, ctx.schedule_key())
+    # Only ids that name a demand or a reservation change the allocation (new lines' ids name none).
+    named = ctx.snapshot.named
+    own = frozenset(r.id for r in requests if r.id in named)
+    key = (protection.key, priority, exclude & named, own, ctx.schedule_key())
     kept = ctx.snapshot.protected
     found = kept.pop(key, None)
     if found is None:
-        found = _allocate_commitments(ctx, own, protection, priority, exclude)
+        found = _allocate_commitments(ctx, own, protection, priority, exclude & named)
         while len(kept) >= _PROTECTED_KEPT:
             del kept[next(iter(kept))]
     kept[key] = found  # most recently used last

@@ -6,18 +6,23 @@ from datetime import date, timedelta
 from decimal import Decimal
 from itertools import pairwise
 
+import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from planning import promising
 from planning.calendar import Calendar
 from planning.capacity import BusySpan, CapacityProfile, plant_minute_of, window_minutes, work_minute_at
+from planning.dataset import plant_from_dict
 from planning.model import Item, Operation, Plant, Routing, Source, WorkCenter
+from planning.promising import PromiseMemo, PromiseRequest, promise_order
 from planning.scheduling import (
     NewOrder,
     Schedule,
     ScheduleOrder,
     ScheduleSettings,
     capacity_profile,
+    collect_production_orders,
     evaluate_new_order,
     insert_new_order,
     schedule_orders,
@@ -206,3 +211,104 @@ def test_earliest_fit_on_two_machines():
 
 def _span(start: int, end: int, order: str) -> BusySpan:
     return BusySpan(start, end, order, 10)
+
+
+# ---------------------------------------------------------------------------------------- memoized promises
+
+
+@st.composite
+def sold_plants(draw):
+    """A two-level product on one work center, stock, a purchase and several sales lines of mixed priority."""
+    today = date(2026, 11, 30) + timedelta(days=draw(st.integers(0, 6)))
+    data = {
+        "today": today.isoformat(),
+        "calendar": {"workdays": ["mon", "tue", "wed", "thu", "fri"]},
+        "items": [
+            {"code": "TOP", "source": "make", "lead_time_days": draw(st.integers(0, 2))},
+            {"code": "SUB", "source": "make", "lead_time_days": draw(st.integers(0, 2))},
+            {"code": "A", "source": "buy", "lead_time_days": draw(st.integers(1, 6))},
+            {"code": "B", "source": "buy", "lead_time_days": draw(st.integers(1, 6)), "min_order_qty": 5},
+        ],
+        "boms": [
+            {"parent": "TOP", "lines": [{"component": "SUB", "qty": 1}, {"component": "A", "qty": 1}]},
+            {"parent": "SUB", "lines": [{"component": "B", "qty": 2}]},
+        ],
+        "stock": [{"item": code, "qty": draw(st.integers(0, 30))} for code in ("TOP", "SUB", "A", "B")],
+        "purchase_orders": [
+            {"id": "PO-1", "item": "A", "qty": draw(st.integers(1, 30)), "due": (today + timedelta(days=draw(st.integers(0, 8)))).isoformat()}
+        ],
+        "work_centers": [{"code": "W", "machines": draw(st.integers(1, 2)), "hours_per_day": 8, "overtime_hours_per_day": 2}],
+        "routings": [
+            {"item": "TOP", "operations": [{"seq": 10, "work_center": "W", "run_minutes_per_unit": draw(st.integers(5, 60))}]},
+            {"item": "SUB", "operations": [{"seq": 10, "work_center": "W", "run_minutes_per_unit": draw(st.integers(5, 60))}]},
+        ],
+        "production_orders": [
+            {"id": f"MO-{n}", "item": draw(st.sampled_from(["TOP", "SUB"])), "qty": draw(st.integers(1, 20)),
+             "due": (today + timedelta(days=draw(st.integers(0, 6)))).isoformat(), "priority": draw(st.integers(1, 9))}
+            for n in range(draw(st.integers(0, 3)))
+        ],
+        "sales_orders": [
+            {"id": f"SO-{n}", "customer": "C", "priority": draw(st.integers(1, 9)), "lines": [
+                {"item": draw(st.sampled_from(["TOP", "SUB"])), "qty": draw(st.integers(1, 20)),
+                 "due": (today + timedelta(days=draw(st.integers(-2, 12)))).isoformat()}]}
+            for n in range(draw(st.integers(1, 5)))
+        ],
+    }  # fmt: skip
+    requests = [
+        PromiseRequest(
+            "TOP",
+            D(draw(st.integers(1, 30))),
+            today + timedelta(days=draw(st.integers(0, 12))),
+            priority=draw(st.integers(1, 9)),
+        )
+        for _ in range(draw(st.integers(1, 3)))
+    ]
+    return plant_from_dict(data), requests
+
+
+def _reallocate_all(ctx, protected, ledger):
+    """Every unprotected line allocated again, from scratch: what the traced re-allocation must equal."""
+    again = promising._Commitments(ctx, ledger)
+    for demand in protected.unprotected:
+        yield demand, again.allocate(demand)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sold_plants())
+def test_memoized_promises_answer_as_alone(case):
+    plant, requests = case
+    orders = collect_production_orders(plant)
+    baseline = schedule_orders(plant, orders, SOLVER)
+    alone = [promise_order(plant, r, production_orders=orders, baseline=baseline) for r in requests]
+    memo = PromiseMemo()
+    shared = [
+        promise_order(plant, r, production_orders=orders, baseline=baseline, memo=memo) for r in requests
+    ]
+    # Same answers, impacts and levers included, whatever was promised on the snapshot before.
+    assert shared == alone
+    again = [
+        promise_order(plant, r, production_orders=orders, baseline=baseline, memo=memo) for r in requests
+    ]
+    assert again == alone
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sold_plants())
+def test_lines_followed_along_their_trace_complete_as_allocated_again(case):
+    plant, requests = case
+    orders = collect_production_orders(plant)
+    baseline = schedule_orders(plant, orders, SOLVER)
+    traced = [promise_order(plant, r, production_orders=orders, baseline=baseline) for r in requests]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(promising, "_reallocate", _reallocate_all)
+        full = [promise_order(plant, r, production_orders=orders, baseline=baseline) for r in requests]
+    # Impacts on lines of lower priority included.
+    assert traced == full
+
+
+def test_a_memo_belongs_to_one_snapshot():
+    shop = {"today": "2026-12-01", "items": [{"code": "X", "source": "buy", "lead_time_days": 2}]}
+    memo = PromiseMemo()
+    promise_order(plant_from_dict(shop), PromiseRequest("X", D(1), date(2026, 12, 3)), memo=memo)
+    with pytest.raises(ValueError):
+        promise_order(plant_from_dict(shop), PromiseRequest("X", D(1), date(2026, 12, 3)), memo=memo)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+import threading
+import weakref
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -32,9 +36,9 @@ from tools.catalog.items import resolve_item
 from tools.catalog.scheduling import load_schedule_orders
 from tools.context import Actor, ToolContext, dataset_today
 from tools.errors import ToolError
-from tools.proposals import ProposalOut, applier, audit, create_proposal
+from tools.proposals import DOMAINS, ProposalOut, applier, audit, create_proposal, current_versions
 from tools.registry import tool
-from tools.snapshot import OPEN_PRODUCTION, OPEN_PURCHASE, load_plant, load_plant_from_session
+from tools.snapshot import OPEN_PRODUCTION, OPEN_PURCHASE, load_plant_from_session
 from tools.types import Num
 
 ORDER_PROMISE = "order_promise"
@@ -438,11 +442,50 @@ def _settings(time_limit_seconds: float) -> pp.PromiseSettings:
 
 
 class _Inputs:
-    def __init__(self, ctx: ToolContext) -> None:
-        self.plant = load_plant(ctx)
-        self.orders = load_schedule_orders(ctx.session, self.plant)
-        self.reserved = active_reservations(ctx.session)
-        self.links = _Links(ctx.session, self.plant)
+    """What promising reads from the database, and the memo the promises on it share."""
+
+    def __init__(self, session: Session, today: date) -> None:
+        self.plant = load_plant_from_session(session, today)
+        self.orders = tuple(load_schedule_orders(session, self.plant))
+        self.reserved = tuple(active_reservations(session))
+        self.links = _Links(session, self.plant)
+        self.memo = pp.PromiseMemo()
+
+
+# Snapshots by database and data versions: every write path bumps the versions of the domains it writes (a
+# dataset load bumps them all), so consecutive promises on unchanged data share one snapshot, its baseline
+# schedule and its commitments. Each engine gets a token of its own: two databases never share a key.
+_SNAPSHOTS_KEPT = 2
+_snapshots: OrderedDict[tuple[Any, ...], _Inputs] = OrderedDict()
+_snapshots_lock = threading.Lock()
+_engine_tokens: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+_next_token = itertools.count(1)
+
+
+def _snapshot_key(session: Session, today: date) -> tuple[Any, ...]:
+    engine = session.get_bind()
+    with _snapshots_lock:
+        token = _engine_tokens.get(engine)
+        if token is None:
+            token = _engine_tokens[engine] = next(_next_token)
+    return (token, today, tuple(sorted(current_versions(session, DOMAINS).items())))
+
+
+def _snapshot(session: Session, today: date) -> _Inputs:
+    """The planning snapshot of the session's data on ``today``, loaded once per data version."""
+    key = _snapshot_key(session, today)
+    with _snapshots_lock:
+        found = _snapshots.get(key)
+        if found is not None:
+            _snapshots.move_to_end(key)
+            return found
+    inputs = _Inputs(session, today)
+    if _snapshot_key(session, today) == key:  # nothing was written while it loaded
+        with _snapshots_lock:
+            _snapshots[key] = inputs
+            while len(_snapshots) > _SNAPSHOTS_KEPT:
+                _snapshots.popitem(last=False)
+    return inputs
 
 
 def _item_code(session: Session, key: str) -> str:
@@ -496,13 +539,14 @@ def promise_order(ctx: ToolContext, args: PromiseOrderIn) -> PromiseOrderOut:
     priority) with their effect. Nothing is recorded: use propose_order_promise for an existing sales order.
     """
     code = _item_code(ctx.session, args.item)
-    inputs = _Inputs(ctx)
+    inputs = _snapshot(ctx.session, ctx.today)
     result = pp.promise_order(
         inputs.plant,
         pp.PromiseRequest(code, args.qty, args.due_date, args.priority),
         production_orders=inputs.orders,
         settings=_settings(args.time_limit_seconds),
         reservations=inputs.reserved,
+        memo=inputs.memo,
     )
     line = _line_out(result, inputs.plant)
     en, zh = _explain_line(result, inputs.plant)
@@ -603,7 +647,7 @@ def promise_sales_order(ctx: ToolContext, args: PromiseSalesOrderIn) -> OrderPro
         )
         for i, line in enumerate(args.lines, start=1)
     ]
-    inputs = _Inputs(ctx)
+    inputs = _snapshot(ctx.session, ctx.today)
     order = pp.promise_lines(
         inputs.plant,
         requests,
@@ -611,6 +655,7 @@ def promise_sales_order(ctx: ToolContext, args: PromiseSalesOrderIn) -> OrderPro
         production_orders=inputs.orders,
         settings=_settings(args.time_limit_seconds),
         reservations=inputs.reserved,
+        memo=inputs.memo,
     )
     due = min(line.due_date for line in args.lines)
     return _order_out(order, inputs.plant, inputs.links, due)
@@ -727,13 +772,14 @@ def estimate_delivery_date(ctx: ToolContext, args: EstimateDeliveryIn) -> Estima
             explanation_zh=zh,
             explanation_en=en,
         )
-    inputs = _Inputs(ctx)
+    inputs = _snapshot(ctx.session, ctx.today)
     estimate = pp.estimate_delivery(
         inputs.plant,
         _line_requests(order, lines),
         production_orders=inputs.orders,
         settings=_settings(args.time_limit_seconds),
         reservations=inputs.reserved,
+        memo=inputs.memo,
     )
     out_lines, texts_en, texts_zh = [], [], []
     for (line, item), result in zip(lines, estimate.lines, strict=True):
@@ -848,7 +894,7 @@ def _reservations(result: pp.PromiseResult) -> list[PlannedReservation]:
 
 
 def _plan_promise(
-    session: Session, plant: Plant, order: SalesOrder, time_limit_seconds: float
+    session: Session, inputs: _Inputs, order: SalesOrder, time_limit_seconds: float
 ) -> tuple[list[PlannedLinePromise], pp.OrderPromise]:
     lines = _open_lines(session, order)
     if not lines:
@@ -859,12 +905,13 @@ def _plan_promise(
         )
     # The order's own reservations are given back to its lines (a new promise replaces them).
     result = pp.promise_lines(
-        plant,
+        inputs.plant,
         _line_requests(order, lines),
         priority=order.priority,
-        production_orders=load_schedule_orders(session, plant),
+        production_orders=inputs.orders,
         settings=pp.PromiseSettings(capacity_budget_seconds=time_limit_seconds, levers=False),
-        reservations=active_reservations(session),
+        reservations=inputs.reserved,
+        memo=inputs.memo,
     )
     planned = [
         PlannedLinePromise(
@@ -918,11 +965,11 @@ def propose_order_promise(ctx: ToolContext, args: ProposeOrderPromiseIn) -> Prop
             f"{order.code} is {order.status}: only draft, confirmed or in-progress orders can be promised",
             {"sales_order": order.code, "status": order.status},
         )
-    plant = load_plant(ctx)
-    planned, result = _plan_promise(ctx.session, plant, order, args.time_limit_seconds)
+    inputs = _snapshot(ctx.session, ctx.today)
+    planned, result = _plan_promise(ctx.session, inputs, order, args.time_limit_seconds)
     confirms = args.confirm_order and order.status == "draft"
     zh, en = _promise_summaries(order.code, planned, confirms)
-    links = _Links(ctx.session, plant)
+    links = inputs.links
     base = create_proposal(
         ctx,
         kind=ORDER_PROMISE,
@@ -1029,8 +1076,9 @@ def apply_order_promise(session: Session, proposal: Proposal, actor: Actor) -> d
     planned = [PlannedLinePromise.model_validate(p) for p in effect.get("lines", [])]
     proposed_today = date.fromisoformat(str(effect["today"]))
     today = max(proposed_today, dataset_today(session, get_settings()))
+    # Not from the snapshot cache: the versions this transaction reads are already bumped for what it writes.
     again, _ = _plan_promise(
-        session, load_plant_from_session(session, today), order, float(effect.get("time_limit_seconds", 5.0))
+        session, _Inputs(session, today), order, float(effect.get("time_limit_seconds", 5.0))
     )
     now = {p.line_no: p for p in again}
     for p in planned:
