@@ -227,20 +227,21 @@ class CapacityProfile:
         return self._spans.get(work_center, ())
 
     def with_spans(
-        self, added: Iterable[tuple[str, BusySpan]], removed: Iterable[tuple[str, int]] = ()
+        self, added: Iterable[tuple[str, BusySpan]], removed: Iterable[tuple[str, str, int]] = ()
     ) -> CapacityProfile:
-        """This profile without the spans of ``removed`` (order, seq) and with ``added`` (work center, span)."""
-        gone = set(removed)
+        """This profile without the spans of ``removed`` (work center, order, seq) and with ``added`` (work
+        center, span)."""
+        gone: dict[str, set[tuple[str, int]]] = {}
+        for code, order, seq in removed:
+            gone.setdefault(code, set()).add((order, seq))
         out = CapacityProfile.__new__(CapacityProfile)
         out.machines = self.machines
         out._spans = dict(self._spans)
-        out._starts = {}
-        out._longest = {}
+        out._starts = dict(self._starts)
+        out._longest = dict(self._longest)
         touched: dict[str, list[BusySpan]] = {}
-        if gone:
-            for code, spans in self._spans.items():
-                if any((s.order, s.seq) in gone for s in spans):
-                    touched[code] = [s for s in spans if (s.order, s.seq) not in gone]
+        for code, keys in gone.items():
+            touched[code] = [s for s in self._spans.get(code, ()) if (s.order, s.seq) not in keys]
         for code, span in added:
             if code not in touched:
                 touched[code] = list(self._spans.get(code, ()))
@@ -248,6 +249,8 @@ class CapacityProfile:
         for code, spans in touched.items():
             spans.sort(key=lambda s: (s.start, s.end))
             out._spans[code] = spans
+            out._starts.pop(code, None)  # indexed again on first use
+            out._longest.pop(code, None)
         return out
 
     def _near(self, work_center: str, earliest: int) -> list[BusySpan]:
@@ -261,6 +264,17 @@ class CapacityProfile:
             self._longest[work_center] = max(s.end - s.start for s in spans)
         lo = bisect.bisect_left(starts, earliest - self._longest[work_center])
         return [s for s in spans[lo:] if s.end > earliest]
+
+    def overlapping(self, work_center: str, start: int, end: int) -> list[BusySpan]:
+        """The spans of ``work_center`` that overlap ``[start, end)``."""
+        spans = self._spans.get(work_center)
+        if not spans:
+            return []
+        self._near(work_center, start)  # indexes the work center
+        starts = self._starts[work_center]
+        lo = bisect.bisect_left(starts, start - self._longest[work_center])
+        hi = bisect.bisect_left(starts, end)
+        return [s for s in spans[lo:hi] if s.end > start]
 
     def earliest_fit(
         self,

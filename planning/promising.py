@@ -1581,7 +1581,9 @@ def _run(
     use_substitutes: bool = False,
     capacity: _CapacityBase | None = None,
     lever: bool = False,
+    impacts: bool = True,
 ) -> _Outcome:
+    """The requests allocated after the protected commitments, and (with ``impacts``) whom they delay."""
     ledger = _Ledger(ctx.lots, over=protected.ledger)
     for code, lot in protected.own_lots:
         ledger.add(code, _Lot(lot.day, lot.qty, lot.kind, lot.ref, lot.order_qty))
@@ -1599,11 +1601,14 @@ def _run(
         )
         by_index[i] = _LineOutcome(request, sorted(pieces, key=lambda p: p.day), allocation)
     lines = [by_index[i] for i in range(len(requests))]
-    impacts: list[PromiseImpact] = []
+    checked = base is not None and all(line.allocation.capacity_checked for line in lines)
+    if not impacts:
+        return _Outcome(lines, [], checked)
+    delayed: list[PromiseImpact] = []
     for demand, day in _reallocate(ctx, protected, ledger):
         old = protected.before[demand.id]
         if day > old:
-            impacts.append(
+            delayed.append(
                 PromiseImpact(
                     kind=ImpactKind.SALES_ORDER,
                     order=demand.id,
@@ -1617,9 +1622,8 @@ def _run(
                 )
             )
     if chain is not None:
-        impacts.extend(chain.impacts(ctx.days))
-    checked = base is not None and all(line.allocation.capacity_checked for line in lines)
-    return _Outcome(lines, impacts, checked)
+        delayed.extend(chain.impacts(ctx.days))
+    return _Outcome(lines, delayed, checked)
 
 
 def _reallocate(ctx: _Context, protected: _Protected, ledger: _Ledger) -> Iterable[tuple[Demand, int]]:
@@ -1882,7 +1886,7 @@ def _levers(
     below = index.reachable(tuple(dict.fromkeys(r.item for r in requests)))
     with_subs = [code for code in below if any(line.substitutes for line in index.lines.get(code, ()))]
     if with_subs:
-        trial = _run(ctx, protected, requests, use_substitutes=True, lever=True)
+        trial = _run(ctx, protected, requests, use_substitutes=True, lever=True, impacts=False)
         lever = _lever(
             ctx,
             LeverKind.USE_SUBSTITUTE,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
 import heapq
 import math
 import time as clock
@@ -1385,8 +1384,15 @@ class _PlanBase:
                 self.last[op.order] = key
             if op.order not in self.first or op.seq < self.first[op.order][1]:
                 self.first[op.order] = key
-        self.sequence = sorted((self.start[key], info.work_center, key) for key, info in self.ops.items())
-        self.longest = max((self.end[key] - self.start[key] for key in self.ops), default=0)
+        self.previous: dict[OpKey, OpKey] = {}
+        self.following: dict[OpKey, OpKey] = {}
+        by_order: dict[str, list[OpKey]] = {}
+        for key in self.ops:
+            by_order.setdefault(key[0], []).append(key)
+        for keys in by_order.values():
+            keys.sort(key=lambda k: k[1])
+            for a, b in pairwise(keys):
+                self.following[a], self.previous[b] = b, a
         self._classes: dict[int, tuple[frozenset[str], frozenset[str]]] = {}
 
     def classes(self, priority: int) -> tuple[frozenset[str], frozenset[str]]:
@@ -1420,9 +1426,8 @@ class CapacityPlan:
         self._completion: dict[str, tuple[int, date]] = {}  # orders whose completion moved (minute, date)
         self._new: tuple[tuple[_OrderData, tuple[PlannedOperation, ...]], ...] = ()
         self._new_ops: dict[OpKey, _OpInfo] = {}
-        self._new_last: dict[str, OpKey] = {}  # each new order's last operation
-        self._sequence = self._base.sequence
-        self._longest = self._base.longest
+        self._new_previous: dict[OpKey, OpKey] = {}
+        self._new_following: dict[OpKey, OpKey] = {}
 
     @property
     def baseline(self) -> Schedule:
@@ -1438,9 +1443,8 @@ class CapacityPlan:
         plan._completion = dict(self._completion)
         plan._new = self._new
         plan._new_ops = dict(self._new_ops)
-        plan._new_last = dict(self._new_last)
-        plan._sequence = list(self._sequence)
-        plan._longest = self._longest
+        plan._new_previous = dict(self._new_previous)
+        plan._new_following = dict(self._new_following)
         return plan
 
     # ---- reading
@@ -1544,12 +1548,12 @@ class CapacityPlan:
             plan._new_ops[op.key] = _OpInfo(new_order.id, op.key[1], op.work_center, op.duration, op.window)
             plan._start[op.key] = starts[op.key]
             plan._end[op.key] = ends[op.key]
-            bisect.insort(plan._sequence, (starts[op.key], op.work_center, op.key))
-            plan._longest = max(plan._longest, ends[op.key] - starts[op.key])
-        if what_if.ops:
-            plan._new_last[new_order.id] = what_if.ops[-1].key
-        moved = plan._give_way(free, added, min(starts.values(), default=0))
-        plan.profile = self.profile.with_spans([*added, *moved], removed=[(s.order, s.seq) for _, s in moved])
+        for a, b in pairwise(op.key for op in what_if.ops):
+            plan._new_following[a], plan._new_previous[b] = b, a
+        moved = plan._give_way(free, added)
+        plan.profile = self.profile.with_spans(
+            [*added, *moved], removed=[(code, s.order, s.seq) for code, s in moved]
+        )
         if what_if.ops:
             last = what_if.ops[-1].key
             completion = ends[last] + what_if.lead_delay_minutes
@@ -1594,11 +1598,13 @@ class CapacityPlan:
         )
 
     def _give_way(
-        self, free: set[str] | frozenset[str], added: list[tuple[str, BusySpan]], cutoff: int
+        self, free: set[str] | frozenset[str], added: list[tuple[str, BusySpan]]
     ) -> list[tuple[str, BusySpan]]:
-        """Right-shift the operations of the ``free`` orders that the ``added`` spans displace, in the order they
-        start (see ``insert_new_order``); they start at plant minute ``cutoff`` or later. Returns the moved
-        operations' spans at their new places."""
+        """Right-shift the operations of the ``free`` orders that the ``added`` spans displace (see
+        ``insert_new_order``): in the order they start, each keeps its start if it still fits there after what
+        comes before it, else takes the next time its work center has room. Only the operations something moved
+        into, or whose predecessor or sub-assembly moved, are looked at. Returns the moved operations' spans at
+        their new places."""
         base = self._base
         profile = self.profile
         new_on: dict[str, list[BusySpan]] = {}
@@ -1612,43 +1618,53 @@ class CapacityPlan:
         ):
             return []  # the new order fits in free time: nobody moves
         day_minutes = base.axis.day_minutes
-        # Spans that move start no earlier than the first added one, so an operation over before it stays, and
-        # so does every operation before it in start order.
-        sequence = self._sequence
-        window = [
-            key
-            for _, _, key in sequence[bisect.bisect_left(sequence, (cutoff - self._longest,)) :]
-            if key[0] in free
-        ]
-        pending = set(window)
+        positions: dict[OpKey, tuple[int, str, OpKey]] = {}
+
+        def position(key: OpKey) -> tuple[int, str, OpKey]:
+            # Where it comes in start order before this insertion (read before it may move).
+            found = positions.get(key)
+            if found is None:
+                found = positions[key] = (self.start(key), self._info(key).work_center, key)
+            return found
+
+        heap: list[tuple[tuple[int, str, OpKey], OpKey]] = []
+        queued: set[OpKey] = set()
+
+        def push(key: OpKey) -> None:
+            if key[0] in free and key not in queued:
+                queued.add(key)
+                heapq.heappush(heap, (position(key), key))
+
+        for code, spans in new_on.items():
+            for span in spans:
+                for other in profile.overlapping(code, span.start, span.end):
+                    push((other.order, other.seq))
         shifted: set[OpKey] = set()
         moved: list[tuple[str, BusySpan]] = []
-        last_end: dict[str, int] = {}  # end of each free order's latest operation placed so far
+        current: tuple[int, str, OpKey] = (0, "", ("", 0))
 
         def ignored(span: BusySpan) -> bool:
+            # Operations that come later are placed after it; those that moved count where they went.
             key = (span.order, span.seq)
-            return span.order in free and (key in pending or key in shifted)
+            return span.order in free and (key in shifted or position(key) >= current)
 
-        for key in window:
+        while heap:
+            current, key = heapq.heappop(heap)
             info = self._info(key)
             oid = info.order
-            old_start, old_end = self.start(key), self.end(key)
-            need = old_start
-            if oid in last_end:
-                need = max(need, last_end[oid])
+            old_start = self.start(key)
+            before = self._predecessor(key)
+            if before is not None:
+                need = max(old_start, self.end(before))
             else:
-                for kid in base.children.get(oid, ()):
-                    if kid in base.before:
-                        need = max(need, self._completion_minute(kid, free))
+                kids = [self.completion(kid)[0] for kid in base.children.get(oid, ()) if kid in base.before]
+                need = max([old_start, *kids])
             start = work_minute_at(old_start, day_minutes, info.window)
             changed = new_on.get(info.work_center, ())
             if need == old_start and not any(
                 s.start < start + info.duration and s.end > start for s in changed
             ):
-                pending.discard(key)
-                last_end[oid] = old_end
                 continue
-            # Its own span is still left out: it may stay where it is.
             fit = profile.earliest_fit(
                 info.work_center,
                 work_minute_at(need, day_minutes, info.window),
@@ -1656,9 +1672,7 @@ class CapacityPlan:
                 skip=ignored,
                 extra=changed,
             )
-            pending.discard(key)
             if fit == start:
-                last_end[oid] = old_end
                 continue
             shifted.add(key)
             span = BusySpan(fit, fit + info.duration, oid, info.seq)
@@ -1667,49 +1681,60 @@ class CapacityPlan:
             new_start = plant_minute_of(fit, day_minutes, info.window)
             new_end = _end_at(new_start, info.duration, info.window, day_minutes)
             self._start[key], self._end[key] = new_start, new_end
-            i = bisect.bisect_left(sequence, (old_start, info.work_center, key))
-            del sequence[i]
-            bisect.insort(sequence, (new_start, info.work_center, key))
-            self._longest = max(self._longest, new_end - new_start)
-            last_end[oid] = new_end
-            if base.last.get(oid, self._new_last.get(oid)) == key:
+            following = self._successor(key)
+            if following is not None:
+                push(following)
+            else:
                 lead = self._lead(oid)
                 self._completion[oid] = (
                     new_end + lead,
                     base.axis.date_of_day(base.axis.finish_day(new_start, new_end) + lead // day_minutes),
                 )
-        for oid in base.children:
-            if oid in free and oid not in base.last:
-                self._completion_minute(oid, free)  # orders without operations follow their sub-assemblies
+                self._ripple(oid, free, push)
+            for other in profile.overlapping(info.work_center, fit, fit + info.duration):
+                other_key = (other.order, other.seq)
+                if other_key not in shifted and position(other_key) > current:
+                    push(other_key)
         return moved
+
+    def _predecessor(self, key: OpKey) -> OpKey | None:
+        found = self._base.previous.get(key)
+        return found if found is not None else self._new_previous.get(key)
+
+    def _successor(self, key: OpKey) -> OpKey | None:
+        found = self._base.following.get(key)
+        return found if found is not None else self._new_following.get(key)
+
+    def _ripple(self, oid: str, free: set[str] | frozenset[str], push: Callable[[OpKey], None]) -> None:
+        """``oid`` completes later: the order it feeds starts later (one without operations completes later)."""
+        base = self._base
+        order = base.by_id.get(oid)
+        parent = order.parent if order is not None else None
+        if parent is None or parent not in free:
+            return
+        first = base.first.get(parent)
+        if first is not None:
+            push(first)
+            return
+        # An order without operations is ready when its sub-assembly orders are (see _unrouted_ready).
+        feeding = base.by_id[parent]
+        release = base.axis.first_minute_on_or_after(feeding.release_date) if feeding.release_date else 0
+        kids = [self.completion(kid)[0] for kid in base.children.get(parent, ()) if kid in base.before]
+        lead = self._lead(parent)
+        value = max([release + 1, *kids]) + lead
+        if value == self.completion(parent)[0]:
+            return
+        day_minutes = base.axis.day_minutes
+        self._completion[parent] = (
+            value,
+            base.axis.date_of_day((value - lead - 1) // day_minutes + lead // day_minutes),
+        )
+        self._ripple(parent, free, push)
 
     def _lead(self, oid: str) -> int:
         order = self._base.by_id.get(oid)
         item = self._base.plant.items.get(order.item) if order is not None else None
         return (item.lead_time_days if item else 0) * self._base.axis.day_minutes
-
-    def _completion_minute(self, oid: str, free: set[str] | frozenset[str]) -> int:
-        base = self._base
-        found = self._completion.get(oid)
-        if found is not None:
-            return found[0]
-        if oid in base.last or oid in self._new_last or oid not in free:
-            return self.completion(oid)[0]
-        # An order without operations is ready when its sub-assembly orders are (see _unrouted_ready).
-        order = base.by_id[oid]
-        release = base.axis.first_minute_on_or_after(order.release_date) if order.release_date else 0
-        kids = [
-            self._completion_minute(kid, free) for kid in base.children.get(oid, ()) if kid in base.before
-        ]
-        lead = self._lead(oid)
-        value = max([release + 1, *kids]) + lead
-        if value != base.before[oid].completion_minute:
-            day_minutes = base.axis.day_minutes
-            self._completion[oid] = (
-                value,
-                base.axis.date_of_day((value - lead - 1) // day_minutes + lead // day_minutes),
-            )
-        return value
 
     # ---- the schedule
 
