@@ -66,3 +66,11 @@ def chroma_client(path: str = "") -> ClientAPI:
             client = chromadb.PersistentClient(path=path) if path else chromadb.EphemeralClient()
             _CLIENTS[path] = client
         return client
+
+
+def add_in_batches(client: ClientAPI, collection: Any, ids: list[str], docs: list[str], metas: list[Any]) -> None:
+    """Add rows within the client's largest batch (a factory's whole catalog is more than one call takes)."""
+    size = max(1, client.get_max_batch_size())
+    for start in range(0, len(ids), size):
+        end = start + size
+        collection.add(ids=ids[start:end], documents=docs[start:end], metadatas=metas[start:end])

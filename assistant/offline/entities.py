@@ -157,7 +157,7 @@ class EntityIndex:
             return self._collection
 
     def _build_collection(self, client: ClientAPI) -> Any:
-        from assistant.offline.chroma import cosine_collection
+        from assistant.offline.chroma import add_in_batches, cosine_collection
 
         collection = cosine_collection(client, f"op-items-{self.catalog.fingerprint}")
         if collection.count() == 0 and self.catalog.items:
@@ -174,7 +174,7 @@ class EntityIndex:
                         ids.append(f"{item.code}|{n}")
                         docs.append(text)
                         metas.append({"code": item.code, "field": fld})
-            collection.add(ids=ids, documents=docs, metadatas=metas)
+            add_in_batches(client, collection, ids, docs, metas)
         return collection
 
     # ------------------------------------------------------------------ extraction

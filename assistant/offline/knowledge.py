@@ -78,9 +78,10 @@ class KnowledgeBase:
         return self._collection
 
     def _build(self) -> Any:
-        from assistant.offline.chroma import cosine_collection
+        from assistant.offline.chroma import add_in_batches, cosine_collection
 
-        collection = cosine_collection(chroma_client(self._chroma_path), self._name)
+        client = chroma_client(self._chroma_path)
+        collection = cosine_collection(client, self._name)
         pages = list(self.pages.values())
         if collection.count() == 0 and pages:
             ids: list[str] = []
@@ -93,7 +94,7 @@ class KnowledgeBase:
                     ids.append(f"{page.topic}.{page.language}.{n}")
                     docs.append(chunk)
                     metas.append({"topic": page.topic, "language": page.language})
-            collection.add(ids=ids, documents=docs, metadatas=metas)
+            add_in_batches(client, collection, ids, docs, metas)
         return collection
 
     def search(self, question: str, language: str) -> HelpMatch:
