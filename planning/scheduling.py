@@ -831,7 +831,7 @@ def _dispatch_by(
     ready = [(*rank(oid), oid) for oid, count in waiting.items() if count == 0]
     heapq.heapify(ready)
     while ready:
-        oid = heapq.heappop(ready)[-1]
+        oid = str(heapq.heappop(ready)[-1])
         parent = parent_of.get(oid)
         if parent is not None:
             waiting[parent] -= 1
