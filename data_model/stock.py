@@ -10,7 +10,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from data_model.tables import Item, ItemValuation, Location, StockMove
+from data_model.tables import FinancePeriod, Item, ItemValuation, Location, StockMove
 from data_model.tables.inventory import INTERNAL_KINDS
 
 # Virtual locations are the other end of every move into or out of the factory.
@@ -136,6 +136,13 @@ def post_move(
     """
     if qty <= 0:
         raise StockError(f"move quantity must be positive, got {qty}", {"qty": str(qty)})
+    period = move_date.strftime("%Y-%m")
+    if session.exec(select(FinancePeriod.status).where(FinancePeriod.code == period)).first() == "locked":
+        raise StockError(
+            f"{period} is closed for accounting: a {move_type} dated {move_date.isoformat()} cannot be posted "
+            f"(a manager may re-open the period)",
+            {"period": period, "move_date": move_date.isoformat(), "doc_ref": doc_ref},
+        )
     src = location_by_code(session, from_code)
     dst = location_by_code(session, to_code)
     if src.kind in INTERNAL_KINDS and not allow_negative:

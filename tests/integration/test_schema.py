@@ -101,3 +101,24 @@ def test_approved_requisitions_are_open_supply_in_the_planning_snapshot(bike_url
     with open_context(bike_url) as ctx:
         supply = [s for s in load_plant(ctx).supplies if s.item == "SEAT"]
     assert [(s.id, s.qty, s.due.isoformat()) for s in supply] == [("PR-00001", Decimal(6), "2026-12-11")]
+
+
+def test_a_month_closed_for_accounting_takes_no_stock_documents(bike_url: str) -> None:
+    from data_model.tables import FinancePeriod
+
+    with open_context(bike_url) as ctx:
+        ctx.session.add(FinancePeriod(code="2026-12", status="locked"))
+        rim = ctx.session.exec(select(Item).where(Item.code == "RIM")).one()
+    with pytest.raises(StockError, match="2026-12 is closed for accounting"), open_context(bike_url) as ctx:
+        post_move(ctx.session, item_id=rim.id, qty=Decimal(1), from_code="VENDOR", to_code="STOCK",
+                  move_type="receipt", move_date=date(2026, 12, 2), doc_type="purchase_order", doc_ref="PO-X")
+    # a move in another month is not affected, and re-opening the month lets documents in again
+    with open_context(bike_url) as ctx:
+        post_move(ctx.session, item_id=rim.id, qty=Decimal(1), from_code="VENDOR", to_code="STOCK",
+                  move_type="receipt", move_date=date(2027, 1, 4))
+        period = ctx.session.exec(select(FinancePeriod).where(FinancePeriod.code == "2026-12")).one()
+        period.status = "open"
+    with open_context(bike_url) as ctx:
+        post_move(ctx.session, item_id=rim.id, qty=Decimal(1), from_code="VENDOR", to_code="STOCK",
+                  move_type="receipt", move_date=date(2026, 12, 2))
+        assert on_hand(ctx.session, [rim.id]) == {rim.id: Decimal(8)}
