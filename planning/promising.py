@@ -373,6 +373,7 @@ class _Ledger:
         self._build = build
         self._over = over
         self._lots: dict[str, list[_Lot]] = {}
+        self._empty: set[str] = set()  # items none of whose lots has anything left
         self.trace: _Trace | None = None
         self.replay: Callable[[str, list[_Lot]], None] | None = None
 
@@ -383,7 +384,14 @@ class _Ledger:
             if self.replay is not None:
                 self.replay(code, lots)
             self._lots[code] = lots
+            if not any(lot.qty > 0 for lot in lots):
+                self._empty.add(code)
         return lots
+
+    def has_free(self, code: str) -> bool:
+        """Whether any lot of ``code`` has something left (whatever its day)."""
+        self.lots(code)
+        return code not in self._empty
 
     def initial(self, code: str) -> list[_Lot]:
         """A copy of ``code``'s lots as the ledger under this one holds them (or as built)."""
@@ -395,6 +403,16 @@ class _Ledger:
             under = under._over
         return self._build(code)
 
+    def lots_as_held(self, code: str) -> list[_Lot] | None:
+        """``code``'s lots as this ledger (or one under it) holds them, without reading them anew."""
+        ledger: _Ledger | None = self
+        while ledger is not None:
+            found = ledger._lots.get(code)
+            if found is not None:
+                return found
+            ledger = ledger._over
+        return None
+
     def touched(self) -> KeysView[str]:
         """Items this ledger has read (those it holds its own lots for), as a live view."""
         return self._lots.keys()
@@ -402,6 +420,7 @@ class _Ledger:
     def forget(self, code: str) -> None:
         """Drop this ledger's own lots of ``code`` (they are as they would be read again)."""
         del self._lots[code]
+        self._empty.discard(code)
 
     def free(self, code: str, upto: int) -> Decimal:
         return sum((lot.qty for lot in self.lots(code) if lot.day <= upto), ZERO)
@@ -429,6 +448,8 @@ class _Ledger:
                 trace.took(code, position, q)
             if qty <= 0:
                 break
+        if taken and not any(lot.qty > 0 for lot in lots):
+            self._empty.add(code)
         return taken
 
     def take_ref(self, code: str, ref: str, qty: Decimal) -> list[tuple[_Lot, Decimal]]:
@@ -442,12 +463,16 @@ class _Ledger:
                 lot.qty -= q
                 qty -= q
                 taken.append((lot, q))
+        if taken and not any(lot.qty > 0 for lot in self.lots(code)):
+            self._empty.add(code)
         return taken
 
     def add(self, code: str, lot: _Lot) -> None:
         lots = self.lots(code)
         lots.append(lot)
         lots.sort(key=lambda x: (x.day, x.kind != SourceKind.STOCK, x.ref))
+        if lot.qty > 0:
+            self._empty.discard(code)
 
 
 # ------------------------------------------------------------------------------------------------ capacity
@@ -834,10 +859,17 @@ class _Context:
     def cumulative_lead_time(self, code: str, qty: Decimal) -> int:
         """Working days to resupply ``qty`` from scratch: the item's own time for ``qty`` plus its longest
         component chain (taken per unit below the item)."""
-        facts = self.facts(code)
+        snapshot = self.snapshot
+        facts = snapshot.facts.get(code) or self.facts(code)
         if not facts.builds:
             return facts.lead_time_days
-        return self.offset(code, qty) + self._below(code)
+        below = snapshot.below.get(code)
+        if below is None:
+            below = self._below(code)
+        if not facts.routed:
+            return facts.lead_time_days + below
+        offset = snapshot.offsets.get((code, qty))
+        return (offset if offset is not None else self.offset(code, qty)) + below
 
     def whole_units(self, code: str) -> bool:
         item = self.item(code)
@@ -909,9 +941,14 @@ class _Commitments:
     def _take_own(self, code: str, qty: Decimal, need: int, horizon: int) -> tuple[Decimal, int]:
         """What is still missing of ``qty`` after the latest supply by ``need``, then later supply arriving before
         it could be resupplied, and the day that supply is there."""
+        ledger = self.ledger
+        if not ledger.has_free(code):
+            if ledger.trace is not None:
+                ledger.trace.read(code)
+            return qty, need
         by = max(need, 0)
         rest = qty
-        held = self.ledger.take(code, qty, by, latest_first=True)
+        held = ledger.take(code, qty, by, latest_first=True)
         if held:
             if self._holder:
                 self.held_by_sales.add(code)
@@ -919,7 +956,7 @@ class _Commitments:
             if rest <= 0:
                 return rest, need
         done = need
-        for lot, q in self.ledger.take(code, rest, horizon - 1, after=by):
+        for lot, q in ledger.take(code, rest, horizon - 1, after=by):
             rest -= q
             done = max(done, lot.day)
         return rest, done
@@ -933,11 +970,14 @@ class _Commitments:
         offset = ctx.offset(code, rest)
         release = max(0, need - offset)
         ready = release
+        horizon = ctx.cumulative_lead_time
         for component, qty_per in facts.lines:
             wanted = rest * qty_per
             # A component it has time to resupply from scratch holds nothing and is ready on the release day.
-            if wanted > 0 and release < ctx.cumulative_lead_time(component, wanted):
-                ready = max(ready, self._jit(component, wanted, release))
+            if wanted > 0:
+                component_horizon = horizon(component, wanted)
+                if release < component_horizon:
+                    ready = max(ready, self._node(component, wanted, release, component_horizon))
         return max(done, ready + offset)
 
 
@@ -1491,6 +1531,7 @@ class _Protected:
     own_lots: list[tuple[str, _Lot]]  # lots reserved for the requests themselves, given back to them
     trace: _Trace  # what the unprotected lines took without the request, tagged with the node of ``tree``
     tree: _Tree  # their calls without the request
+    final: _Ledger  # what is left once they took it
 
 
 @dataclass
@@ -1505,6 +1546,13 @@ class _Outcome:
     lines: list[_LineOutcome]
     impacts: list[PromiseImpact]
     capacity_checked: bool
+    pending: Callable[[], list[PromiseImpact]] | None = None  # the impacts, when not worked out yet
+
+    def settle(self) -> list[PromiseImpact]:
+        """The impacts (worked out now if they were left pending)."""
+        if self.pending is not None:
+            self.impacts, self.pending = self.pending(), None
+        return self.impacts
 
 
 _PROTECTED_KEPT = 8  # allocations of commitments a memo keeps (one per priority, estimate or request ids)
@@ -1570,7 +1618,9 @@ def _allocate_commitments(
     before = {demand.id: sequence.allocate(demand) for demand in unprotected}
     alone.trace = None
     tree.index()
-    return _Protected(priority, ledger, unprotected, before, commitments.held_by_sales, own_lots, trace, tree)
+    return _Protected(
+        priority, ledger, unprotected, before, commitments.held_by_sales, own_lots, trace, tree, alone
+    )
 
 
 def _run(
@@ -1604,6 +1654,13 @@ def _run(
     checked = base is not None and all(line.allocation.capacity_checked for line in lines)
     if not impacts:
         return _Outcome(lines, [], checked)
+    return _Outcome(lines, [], checked, lambda: _delays(ctx, protected, ledger, chain))
+
+
+def _delays(
+    ctx: _Context, protected: _Protected, ledger: _Ledger, chain: _CapacityChain | None
+) -> list[PromiseImpact]:
+    """The sales order lines and production orders that complete later once the requests took ``ledger``."""
     delayed: list[PromiseImpact] = []
     for demand, day in _reallocate(ctx, protected, ledger):
         old = protected.before[demand.id]
@@ -1623,7 +1680,7 @@ def _run(
             )
     if chain is not None:
         delayed.extend(chain.impacts(ctx.days))
-    return _Outcome(lines, delayed, checked)
+    return delayed
 
 
 def _reallocate(ctx: _Context, protected: _Protected, ledger: _Ledger) -> Iterable[tuple[Demand, int]]:
@@ -1631,26 +1688,49 @@ def _reallocate(ctx: _Context, protected: _Protected, ledger: _Ledger) -> Iterab
     completion day may differ from ``protected.before``, with that day.
 
     They are followed call by call along their allocation without the requests (``protected.tree``). ``ledger``
-    holds its own lots only for items whose lots differ (or may) from what they were at that point of it; any
-    other item is as it was then, and when first read again, what the allocation had taken from it by then is
-    replayed. A call whose subtree read no item the ledger holds takes and returns exactly what it did then, so
-    it is not walked again; a line with no such call is skipped. After each line, items whose lots are back to
-    what they were are dropped from ``ledger``, so that a difference spreads no further than it goes.
+    holds its own lots only for items whose lots may make a line take otherwise than then; any other item is as
+    it was at that point of the allocation, less a deficit that never matters (each of its lots kept at least
+    that much to the end then): when first read again, what the allocation had taken from it by then is
+    replayed and the deficit taken off. A call whose subtree read no item the ledger holds takes and returns
+    exactly what it did then, so it is not walked again; a line with no such call is skipped. After each line,
+    the items it read are dropped from ``ledger`` again where that holds, so that a difference spreads no
+    further than it goes.
     """
     tree = protected.tree
     shadow = _Shadow(protected.trace, ledger)
     again = _Reallocation(ctx, ledger, tree)
     marks = _Marks(tree)
     touched = ledger.touched()
-    for code in list(touched):
-        if _same_lots(ledger.lots(code), shadow.at(code, 0)):
-            ledger.forget(code)
+    deficits: dict[str, list[Decimal]] = {}
+
+    def settle(code: str, turn: int) -> bool:
+        """Drop ``code`` from ``ledger`` if its lots are as at ``turn`` less a deficit that never matters."""
+        mine, then = ledger.lots(code), shadow.at(code, turn)
+        if len(mine) != len(then) or any(
+            x.day != y.day or x.ref != y.ref or x.kind != y.kind for x, y in zip(mine, then, strict=True)
+        ):
+            return False
+        gap = [y.qty - x.qty for x, y in zip(mine, then, strict=True)]
+        if any(gap):
+            final = protected.final.lots_as_held(code) or ledger.initial(code)
+            if any(g < 0 or g > lot.qty for g, lot in zip(gap, final, strict=True)):
+                return False
+            deficits[code] = gap
         else:
+            deficits.pop(code, None)
+        ledger.forget(code)
+        marks.remove(code)
+        return True
+
+    for code in list(touched):
+        if not settle(code, 0):
             marks.add(code, 0)
     fresh: set[str] = set()
 
     def replay(code: str, lots: list[_Lot]) -> None:
         lots[:] = [_Lot(x.day, x.qty, x.kind, x.ref, x.order_qty) for x in shadow.at(code, again.clock)]
+        for lot, gap in zip(lots, deficits.get(code, ()), strict=False):
+            lot.qty -= gap
         marks.add(code, again.clock)
         fresh.add(code)
 
@@ -1669,9 +1749,8 @@ def _reallocate(ctx: _Context, protected: _Protected, ledger: _Ledger) -> Iterab
             yield demand, again.follow(demand, root)
             assert reading.reads is not None
             for code in reading.reads | fresh:
-                if code in touched and _same_lots(ledger.lots(code), shadow.at(code, end)):
-                    ledger.forget(code)
-                    marks.remove(code)
+                if code in touched:
+                    settle(code, end)
             reading.reads.clear()
             reading.takes.clear()
             fresh.clear()
@@ -1741,13 +1820,6 @@ class _Shadow:
             k += 1
         self._next[code] = k
         return lots
-
-
-def _same_lots(a: list[_Lot], b: list[_Lot]) -> bool:
-    return len(a) == len(b) and all(
-        x.qty == y.qty and x.day == y.day and x.ref == y.ref and x.kind == y.kind
-        for x, y in zip(a, b, strict=True)
-    )
 
 
 # ------------------------------------------------------------------------------------------------- results
@@ -1920,15 +1992,10 @@ def _levers(
         )
         trial = _run(ctx, protected, requests, capacity=base, lever=True)
         lever = _lever(
-            ctx,
-            LeverKind.OVERTIME,
-            trial,
-            work_center=code,
-            overtime_hours_per_day=hours - wc.hours_per_day,
-            impacts=tuple(trial.impacts),
+            ctx, LeverKind.OVERTIME, trial, work_center=code, overtime_hours_per_day=hours - wc.hours_per_day
         )
         if _better(lever, current):
-            levers.append(lever)
+            levers.append(replace(lever, impacts=tuple(trial.settle())))
     # A higher priority helps only if lines of priority 2 or more hold supply this order needs, or if it waits
     # for a work center (where production orders of lower priority would give way).
     waits = any(
@@ -1937,9 +2004,9 @@ def _levers(
     if protected.priority > 1 and (waits or protected.held_by_sales.intersection(below)):
         first = _protect(ctx, requests, _by_priority(1), 1, exclude)
         trial = _run(ctx, first, requests, lever=True)
-        lever = _lever(ctx, LeverKind.RAISE_PRIORITY, trial, priority=1, impacts=tuple(trial.impacts))
+        lever = _lever(ctx, LeverKind.RAISE_PRIORITY, trial, priority=1)
         if _better(lever, current):
-            levers.append(lever)
+            levers.append(replace(lever, impacts=tuple(trial.settle())))
     return tuple(levers)
 
 
@@ -1997,7 +2064,7 @@ def promise_lines(
         levers: tuple[Lever, ...] = ()
         if settings.levers:
             levers = _levers(ctx, protected, requests, outcome, exclude)
-    impacts = tuple(outcome.impacts)
+        impacts = tuple(outcome.settle())
     results = tuple(_result(ctx, line, impacts, (), outcome.capacity_checked) for line in outcome.lines)
     return OrderPromise(
         lines=results,
