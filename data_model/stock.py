@@ -102,6 +102,23 @@ def customer_owned_on_hand(
     return on_hand(session, kinds=kinds, owner_customer_id=customer_id)
 
 
+def on_hand_by_kind(session: Session, item_ids: Iterable[int],
+                    kinds: Iterable[str] = INTERNAL_KINDS) -> dict[str, dict[int, Decimal]]:
+    """Own stock per location kind and item (stock, inspection, at suppliers…) in two queries."""
+    ids, kinds = list(item_ids), tuple(kinds)
+    result: dict[str, dict[int, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for column, sign in ((StockMove.to_location_id, 1), (StockMove.from_location_id, -1)):
+        stmt = (
+            select(Location.kind, StockMove.item_id, sa.func.sum(StockMove.qty))
+            .join(Location, Location.id == column)
+            .where(Location.kind.in_(kinds), StockMove.item_id.in_(ids), StockMove.owner_customer_id.is_(None))
+            .group_by(Location.kind, StockMove.item_id)
+        )
+        for kind, item_id, total in session.exec(stmt).all():
+            result[kind][item_id] += sign * Decimal(str(total or 0))
+    return result
+
+
 def lock_items(session: Session, item_ids: Iterable[int]) -> None:
     """Serialize stock-changing transactions per item (row locks on PostgreSQL; SQLite locks the file)."""
     ids = sorted(set(item_ids))

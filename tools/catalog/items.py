@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
-from data_model.stock import on_hand
+from data_model.stock import on_hand_by_kind
 from data_model.tables import (
     Customer,
     Item,
@@ -295,9 +295,10 @@ def get_item(ctx: ToolContext, args: GetItemIn) -> GetItemOut:
     to issue to production), each with its due date. Quantities are in the item's unit of measure."""
     item = resolve_item(ctx.session, args.item)
     item_id = item.id or 0
-    stock = on_hand(ctx.session, [item_id]).get(item_id, Decimal(0))
-    qc = on_hand(ctx.session, [item_id], kinds=("inspection",)).get(item_id, Decimal(0))
-    at_sub = on_hand(ctx.session, [item_id], kinds=("supplier",)).get(item_id, Decimal(0))
+    by_kind = on_hand_by_kind(ctx.session, [item_id], kinds=("stock", "inspection", "supplier"))
+    stock = by_kind["stock"][item_id]
+    qc = by_kind["inspection"][item_id]
+    at_sub = by_kind["supplier"][item_id]
     supply = _open_supply(ctx.session, item_id)
     demand = _open_demand(ctx.session, item_id)
     supply_qty = sum((s.qty_open for s in supply), Decimal(0))
