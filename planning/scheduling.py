@@ -182,7 +182,7 @@ class Schedule:
     phases: tuple[PhaseResult, ...]
     problems: tuple[ScheduleProblem, ...]
     axis: TimeAxis
-    method: str  # cp_sat | dispatch
+    method: str  # cp_sat | dispatch | insertion (new orders put into free capacity: CapacityPlan)
     solve_seconds: float
     time_to_best_seconds: float
 
