@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -29,3 +30,46 @@ def call(url: str, name: str, today: date | None = None, **args: Any) -> dict[st
 
     with open_context(url, clock=(lambda: today) if today else None) as ctx:
         return call_tool(ctx, name, args)
+
+
+def valuation(url: str, code: str) -> tuple[Decimal, Decimal, Decimal]:
+    """An item's moving-average valuation: (qty, value, average cost)."""
+    from sqlmodel import select
+
+    from data_model.tables import Item, ItemValuation
+    from tools.context import open_context
+
+    with open_context(url) as ctx:
+        item = ctx.session.exec(select(Item).where(Item.code == code)).one()
+        row = ctx.session.get(ItemValuation, item.id)
+        assert row is not None
+        return row.qty, row.value, row.avg_cost
+
+
+def moves(url: str, doc_ref: str) -> list[tuple[str, str, Decimal, str, str, Decimal, str]]:
+    """The ledger moves of a document: (type, item, qty, from, to, unit cost, reason), in posting order."""
+    from sqlmodel import select
+
+    from data_model.tables import Item, Location, StockMove
+    from tools.context import open_context
+
+    with open_context(url) as ctx:
+        locs = {loc.id: loc.code for loc in ctx.session.exec(select(Location)).all()}
+        rows = ctx.session.exec(
+            select(StockMove, Item.code)
+            .join(Item, Item.id == StockMove.item_id)
+            .where(StockMove.doc_ref == doc_ref)
+            .order_by(StockMove.id)
+        ).all()
+        return [
+            (
+                m.move_type,
+                code,
+                m.qty,
+                locs[m.from_location_id],
+                locs[m.to_location_id],
+                m.unit_cost,
+                m.reason,
+            )
+            for m, code in rows
+        ]

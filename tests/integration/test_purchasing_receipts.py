@@ -17,14 +17,13 @@ from data_model.tables import (
     AuditLog,
     InspectionOrder,
     Item,
-    ItemValuation,
-    Location,
     Proposal,
     PurchaseOrder,
     PurchaseOrderLine,
     ReceiptNotice,
     StockMove,
 )
+from tests.helpers import moves, valuation
 from tools.catalog.quality import open_inspection
 from tools.context import Actor, engine_for, open_context
 from tools.dataset_io import load_dataset
@@ -90,37 +89,6 @@ def stock(url: str, code: str) -> tuple[Decimal, Decimal]:
             on_hand(ctx.session, [iid]).get(iid, Decimal(0)),
             on_hand(ctx.session, [iid], kinds=("inspection",)).get(iid, Decimal(0)),
         )
-
-
-def valuation(url: str, code: str) -> tuple[Decimal, Decimal, Decimal]:
-    with open_context(url) as ctx:
-        item = ctx.session.exec(select(Item).where(Item.code == code)).one()
-        row = ctx.session.get(ItemValuation, item.id)
-        assert row is not None
-        return row.qty, row.value, row.avg_cost
-
-
-def moves(url: str, doc_ref: str) -> list[tuple[str, str, Decimal, str, str, Decimal, str]]:
-    with open_context(url) as ctx:
-        locs = {loc.id: loc.code for loc in ctx.session.exec(select(Location)).all()}
-        rows = ctx.session.exec(
-            select(StockMove, Item.code)
-            .join(Item, Item.id == StockMove.item_id)
-            .where(StockMove.doc_ref == doc_ref)
-            .order_by(StockMove.id)
-        ).all()
-        return [
-            (
-                m.move_type,
-                code,
-                m.qty,
-                locs[m.from_location_id],
-                locs[m.to_location_id],
-                m.unit_cost,
-                m.reason,
-            )
-            for m, code in rows
-        ]
 
 
 def po_state(url: str, code: str = "PO-7") -> tuple[str, list[Decimal]]:

@@ -15,7 +15,6 @@ from data_model.tables import (
     AuditLog,
     InspectionOrder,
     Item,
-    ItemValuation,
     Location,
     ProductionOrder,
     ProductionOrderComponent,
@@ -24,6 +23,7 @@ from data_model.tables import (
     StockMove,
     SubcontractTerms,
 )
+from tests.helpers import moves, valuation
 from tools.context import Actor, open_context
 from tools.dataset_io import load_dataset
 from tools.errors import ToolError
@@ -114,37 +114,6 @@ def held(url: str, code: str, location: str) -> Decimal:
         return on_hand(ctx.session, [item.id or 0], kinds=(loc.kind,), location_ids=[loc.id or 0]).get(
             item.id or 0, Decimal(0)
         )
-
-
-def valuation(url: str, code: str) -> tuple[Decimal, Decimal, Decimal]:
-    with open_context(url) as ctx:
-        item = ctx.session.exec(select(Item).where(Item.code == code)).one()
-        row = ctx.session.get(ItemValuation, item.id)
-        assert row is not None
-        return row.qty, row.value, row.avg_cost
-
-
-def moves(url: str, doc_ref: str) -> list[tuple[str, str, Decimal, str, str, Decimal, str]]:
-    with open_context(url) as ctx:
-        locs = {loc.id: loc.code for loc in ctx.session.exec(select(Location)).all()}
-        rows = ctx.session.exec(
-            select(StockMove, Item.code)
-            .join(Item, Item.id == StockMove.item_id)
-            .where(StockMove.doc_ref == doc_ref)
-            .order_by(StockMove.id)
-        ).all()
-        return [
-            (
-                m.move_type,
-                code,
-                m.qty,
-                locs[m.from_location_id],
-                locs[m.to_location_id],
-                m.unit_cost,
-                m.reason,
-            )
-            for m, code in rows
-        ]
 
 
 def row_counts(url: str) -> dict[str, int]:
