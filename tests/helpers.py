@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from data_model.settings import Settings
+    from tools.context import Actor
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -23,13 +27,42 @@ def load_into(url: str, path: Path, reset: bool = True) -> None:
         load_dataset_file(ctx.session, path, reset=reset)
 
 
-def call(url: str, name: str, today: date | None = None, **args: Any) -> dict[str, Any]:
-    """Call a tool as the local admin and return its JSON output."""
-    from tools.context import open_context
+def call(
+    url: str,
+    name: str,
+    today: date | None = None,
+    *,
+    actor: Actor | None = None,
+    settings: Settings | None = None,
+    **args: Any,
+) -> dict[str, Any]:
+    """Call a tool as ``actor`` (the local admin unless given) and return its JSON output."""
+    from tools.context import SYSTEM_ACTOR, open_context
     from tools.registry import call_tool
 
-    with open_context(url, clock=(lambda: today) if today else None) as ctx:
+    clock = (lambda: today) if today else None
+    with open_context(url, actor=actor or SYSTEM_ACTOR, settings=settings, clock=clock) as ctx:
         return call_tool(ctx, name, args)
+
+
+def confirm_as(url: str, proposal_id: str, actor: Actor, now: datetime | None = None) -> dict[str, Any]:
+    """Confirm a proposal as ``actor``; the proposal with its decision and result, as JSON."""
+    from tools.context import open_context
+    from tools.proposals import confirm
+
+    with open_context(url) as ctx:
+        return confirm(ctx.session, proposal_id, actor, now=now).model_dump(mode="json")
+
+
+def do(url: str, name: str, actor: Actor, *, proposer: Actor | None = None, **args: Any) -> dict[str, Any]:
+    """Propose through tool ``name`` as ``proposer`` (the local admin unless given) and confirm as ``actor``.
+
+    Returns the confirmed proposal (its ``result`` is what was applied).
+    """
+    out = call(url, name, actor=proposer, **args)
+    done = confirm_as(url, out["proposal_id"], actor)
+    assert done["status"] == "confirmed", done
+    return done
 
 
 def valuation(url: str, code: str) -> tuple[Decimal, Decimal, Decimal]:

@@ -13,9 +13,9 @@ from sqlmodel import select
 
 from data_model.stock import post_move
 from data_model.tables import AuditLog, CostPeriod, CostResult, CostRun, Item, ProductionOrder
-from tests.helpers import BIKE_COSTING_YAML, load_into
-from tests.integration.test_costing_collection import bike_costing_data, do, inputs, load
-from tests.integration.test_production_helpers import PLANNER, WAREHOUSE, confirm_as, propose
+from tests.helpers import BIKE_COSTING_YAML, call, confirm_as, do, load_into
+from tests.integration.test_costing_collection import bike_costing_data, inputs, load
+from tests.integration.test_production_helpers import PLANNER, WAREHOUSE
 from tools.context import Actor, open_context
 from tools.errors import ToolError
 
@@ -93,12 +93,12 @@ def november(url: str, bike_labor: bool = True) -> None:
         labor.append(
             {"production_order": "MO-B10", "report_date": "2026-11-20", "work_center": "ASM", "hours": 8}
         )
-    do(url, "propose_labor_report", lines=labor)
-    do(url, "propose_overhead_pools", period="2026-11", pools=[{"name": "制造费用", "amount": 420}])
+    do(url, "propose_labor_report", PLANNER, lines=labor)
+    do(url, "propose_overhead_pools", PLANNER, period="2026-11", pools=[{"name": "制造费用", "amount": 420}])
 
 
 def collect(url: str, period: str = "2026-11") -> None:
-    do(url, "propose_cost_collection", period=period,
+    do(url, "propose_cost_collection", PLANNER, period=period,
        completion=[{"production_order": "MO-B10", "conversion": 0.5}])  # fmt: skip
 
 
@@ -116,7 +116,7 @@ def test_close_is_refused_with_a_clear_list(bike: str) -> None:
     november(bike, bike_labor=False)
     # Nothing collected yet: every order with documents is missing from the period (and the pool has no
     # hours to go by).
-    check = propose(bike, "check_period_close", period="2026-11")
+    check = call(bike, "check_period_close", period="2026-11")
     assert not check["ok"]
     assert {(c, o) for c, o, s in problems(check) if s == "error"} == {
         ("pool_without_basis", None),
@@ -126,12 +126,12 @@ def test_close_is_refused_with_a_clear_list(bike: str) -> None:
         ("uncollected_order", "MO-B10"),
     }
     collect(bike)
-    check = propose(bike, "check_period_close", period="2026-11")
+    check = call(bike, "check_period_close", period="2026-11")
     # MO-B10 has output but no labor hours while overhead goes by labor hours.
     assert ("missing_labor_hours", "MO-B10", "error") in problems(check)
     assert not any(p["code"] == "no_labor_hours" for p in check["problems"])  # the same thing, said once
     with pytest.raises(ToolError) as refused:
-        propose(bike, "propose_period_close", period="2026-11")
+        call(bike, "propose_period_close", period="2026-11")
     assert refused.value.code == "conflict"
     assert refused.value.message.startswith("cannot close 2026-11: 1 error(s): MO-B10 has no labor hours")
     assert {p["code"] for p in refused.value.details["problems"]} >= {"missing_labor_hours"}
@@ -140,7 +140,7 @@ def test_close_is_refused_with_a_clear_list(bike: str) -> None:
         seat = ctx.session.exec(select(Item).where(Item.code == "SEAT-B")).one()
         post_move(ctx.session, item_id=seat.id or 0, qty=D(5), from_code="STOCK", to_code="ADJUSTMENT",
                   move_type="adjustment", move_date=date(2026, 11, 29), allow_negative=True)  # fmt: skip
-    check = propose(bike, "check_period_close", period="2026-11")
+    check = call(bike, "check_period_close", period="2026-11")
     negative = [p for p in check["problems"] if p["code"] == "negative_stock"]
     assert [(p["item"], p["location"], p["severity"]) for p in negative] == [("SEAT-B", "STOCK", "error")]
     assert negative[0]["message"] == (
@@ -159,10 +159,10 @@ def test_three_level_roll_up_close_and_reopen(bike: str) -> None:
     assert inputs(bike, "2026-11", "MO-W20")["material_cost"] == D("279.224")
     assert inputs(bike, "2026-11", "RW-1")["material_cost"] == D("12.5")
     assert inputs(bike, "2026-11", "MO-B10")["material_cost"] == 600  # FRAME 10 × 50 + SEAT 10 × 10
-    check = propose(bike, "check_period_close", period="2026-11")
+    check = call(bike, "check_period_close", period="2026-11")
     assert check["ok"], check["problems"]
 
-    out = propose(bike, "propose_period_close", period="2026-11")
+    out = call(bike, "propose_period_close", period="2026-11")
     assert out["kind"] == "cost_period_close" and out["orders"] == 4
     # All cost of the month, each counted once: 164 + 30 + 279.224 + 12.5 + 600 + labor (200 + 40 + 400)
     # + overhead 420 = 2,145.724
@@ -182,14 +182,14 @@ def test_three_level_roll_up_close_and_reopen(bike: str) -> None:
     assert result["unit_costs"] == {"SC-1": 9.7, "RW-1": 41.25, "MO-W20": 45.2862, "MO-B10": 221.683511}
     assert result["completed"] == pytest.approx(2145.724 - 372.255911, abs=1e-6)
 
-    report = propose(bike, "get_cost_report", production_order="MO-B10")
+    report = call(bike, "get_cost_report", production_order="MO-B10")
     assert report["closed"] and report["level"] == 2
     assert (report["transferred_in"], report["material"]) == (905.724, 1204.5792)
     assert (report["labor"], report["overhead"]) == pytest.approx((355.555556, 213.333333), abs=1e-6)
     assert report["wip"]["total"] == pytest.approx(372.255911, abs=1e-6)
-    wheel = propose(bike, "get_cost_report", production_order="MO-W20")
+    wheel = call(bike, "get_cost_report", production_order="MO-W20")
     assert (wheel["level"], wheel["rework"], wheel["total"]) == (1, 82.5, 905.724)
-    run = propose(bike, "run_costing", period="2026-11")
+    run = call(bike, "run_costing", period="2026-11")
     assert [(o["production_order"], o["level"]) for o in run["orders"]] == [
         ("RW-1", 0), ("SC-1", 0), ("MO-W20", 1), ("MO-B10", 2)]  # fmt: skip
 
@@ -224,21 +224,21 @@ def test_three_level_roll_up_close_and_reopen(bike: str) -> None:
         ("propose_period_close", {"period": "2026-11"}),
     ):  # fmt: skip
         with pytest.raises(ToolError) as err:
-            propose(bike, tool, **args)
+            call(bike, tool, **args)
         assert err.value.code == "conflict", tool
         assert "closed" in err.value.message
 
     # Reopening needs a manager (or admin); the stored results are superseded, kept for the record.
-    out = propose(bike, "propose_period_reopen", period="2026-11", reason="freight invoice came late")
+    out = call(bike, "propose_period_reopen", period="2026-11", reason="freight invoice came late")
     assert out["closed_by"] == "pat"
     with pytest.raises(ToolError) as err:
         confirm_as(bike, out["proposal_id"], PLANNER)
     assert err.value.code == "forbidden"
     assert confirm_as(bike, out["proposal_id"], MANAGER)["result"]["status"] == "open"
-    report = propose(bike, "get_cost_report", production_order="MO-B10")
+    report = call(bike, "get_cost_report", production_order="MO-B10")
     assert not report["closed"] and report["unit_cost"] == pytest.approx(221.683511, abs=1e-6)
-    do(bike, "propose_overhead_pools", period="2026-11", pools=[{"name": "制造费用", "amount": 448}])
-    do(bike, "propose_period_close", period="2026-11")
+    do(bike, "propose_overhead_pools", PLANNER, period="2026-11", pools=[{"name": "制造费用", "amount": 448}])
+    do(bike, "propose_period_close", PLANNER, period="2026-11")
     with open_context(bike) as ctx:
         runs = ctx.session.exec(select(CostRun).order_by(CostRun.id)).all()
         assert [(r.status, r.reopened_by, r.reopen_reason) for r in runs] == [
@@ -249,22 +249,23 @@ def test_three_level_roll_up_close_and_reopen(bike: str) -> None:
             select(AuditLog).where(AuditLog.entity == "cost_period").order_by(AuditLog.id))]  # fmt: skip
         assert logged == [("close", "2026-11"), ("reopen", "2026-11"), ("close", "2026-11")]
     # 448 / 14 h = 32 an hour: MO-B10 now carries 8 × 32 = 256 of overhead.
-    report = propose(bike, "get_cost_report", production_order="MO-B10")
+    report = call(bike, "get_cost_report", production_order="MO-B10")
     assert report["closed"] and report["allocations"][0]["amount"] == 256
 
 
 def test_ending_wip_is_the_next_months_opening_wip(bike: str) -> None:
     november(bike)
     collect(bike)
-    do(bike, "propose_period_close", period="2026-11")
+    do(bike, "propose_period_close", PLANNER, period="2026-11")
     # December: the last 2 bikes are finished.
     do(
         bike,
         "propose_labor_report",
+        PLANNER,
         lines=[{"production_order": "MO-B10", "report_date": "2026-12-02", "work_center": "ASM", "hours": 1}],
     )
     do(bike, "propose_completion_receipt", WAREHOUSE, order="MO-B10", qty=2, receipt_date="2026-12-03")
-    out = propose(bike, "propose_cost_collection", period="2026-12")
+    out = call(bike, "propose_cost_collection", period="2026-12")
     (b10,) = out["orders"]
     figures = {f["figure"]: (f["after"], f["detail"]) for f in b10["figures"]}
     # November's ending WIP of MO-B10: material 301.1448; conversion 44.444444 + 26.666667 = 71.111111
@@ -275,9 +276,9 @@ def test_ending_wip_is_the_next_months_opening_wip(bike: str) -> None:
 
 def test_the_contract_example_closes_and_reports_the_same(db_url: str) -> None:
     load_into(db_url, BIKE_COSTING_YAML)
-    do(db_url, "propose_period_close", period="2026-11")
+    do(db_url, "propose_period_close", PLANNER, period="2026-11")
     # bike_factory.md: unit cost 28.085106, completed 2,527.66, WIP 232.34 — now from the stored results.
-    out = propose(db_url, "get_cost_report", production_order="MO-7")
+    out = call(db_url, "get_cost_report", production_order="MO-7")
     assert out["closed"] and out["unit_cost"] == pytest.approx(28.085106, abs=1e-6)
     assert out["total"] == pytest.approx(2527.66, abs=0.01) and out["wip"]["total"] == pytest.approx(
         232.34, abs=0.01
@@ -286,7 +287,7 @@ def test_the_contract_example_closes_and_reports_the_same(db_url: str) -> None:
 
 def test_collecting_one_order_leaves_what_the_period_makes_to_the_roll_up(bike: str) -> None:
     november(bike)
-    out = propose(bike, "propose_cost_collection", period="2026-11", orders=["MO-W20"])
+    out = call(bike, "propose_cost_collection", period="2026-11", orders=["MO-W20"])
     (w20,) = out["orders"]
     figures = {f["figure"]: f["after"] for f in w20["figures"]}
     # SC-1 is not collected yet, but it makes RIM-P in the period: the rims are not charged at their moving
@@ -297,5 +298,5 @@ def test_collecting_one_order_leaves_what_the_period_makes_to_the_roll_up(bike: 
         "(not at 194 moving average)"
     ) in w20["notes"]
     with pytest.raises(ToolError) as err:
-        propose(bike, "propose_cost_collection", period="2026-11", orders=["MO-404"])
+        call(bike, "propose_cost_collection", period="2026-11", orders=["MO-404"])
     assert err.value.code == "not_found" and err.value.details["field"] == "orders"

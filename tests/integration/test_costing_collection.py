@@ -23,8 +23,8 @@ from data_model.tables import (
     OverheadPool,
     ProductionOrder,
 )
-from tests.helpers import BIKE_YAML
-from tests.integration.test_production_helpers import PLANNER, WAREHOUSE, confirm_as, propose
+from tests.helpers import BIKE_YAML, call, confirm_as, do
+from tests.integration.test_production_helpers import PLANNER, WAREHOUSE
 from tools.context import Actor, open_context
 from tools.dataset_io import load_dataset
 from tools.errors import ToolError
@@ -71,14 +71,6 @@ def bike_costing_data() -> dict[str, Any]:
 def load(url: str, data: dict[str, Any]) -> None:
     with open_context(url) as ctx:
         load_dataset(ctx.session, copy.deepcopy(data), reset=True, source="bike-costing")
-
-
-def do(url: str, tool: str, actor: Actor = PLANNER, **args: Any) -> dict[str, Any]:
-    """Propose as the local admin and confirm as ``actor``; the applied result."""
-    out = propose(url, tool, **args)
-    done = confirm_as(url, out["proposal_id"], actor)
-    assert done["status"] == "confirmed", done
-    return done["result"]
 
 
 def inputs(url: str, period: str, order: str) -> dict[str, D]:
@@ -134,6 +126,7 @@ def run_wheel_documents(url: str) -> None:
     do(
         url,
         "propose_labor_report",
+        PLANNER,
         lines=[
             {"production_order": "MO-100", "report_date": "2026-11-10", "work_center": "WHL", "hours": 6},
             {
@@ -155,6 +148,7 @@ def run_wheel_documents(url: str) -> None:
     do(
         url,
         "propose_labor_report",
+        PLANNER,
         lines=[{"production_order": "MO-100", "report_date": "2026-12-02", "work_center": "WHL", "hours": 2}],
     )
 
@@ -167,7 +161,7 @@ def bike(db_url: str) -> str:
 
 def test_collection_from_issues_labor_and_receipts(bike: str) -> None:
     run_wheel_documents(bike)
-    out = propose(
+    out = call(
         bike,
         "propose_cost_collection",
         period="2026-11",
@@ -218,8 +212,8 @@ def test_collection_from_issues_labor_and_receipts(bike: str) -> None:
     # With overhead of 300 by labor hours MO-100 is costed like MO-7 of bike_costing.yaml:
     #   material 2,204.25 / (90 + 10 × 1.0) = 22.0425 a unit; conversion (400 + 300) / (90 + 10 × 0.4) = 7.446809
     #   → unit cost 29.489309; completed 90 × 22.0425 = 1,983.825 + 700 × 90 / 94 = 670.212766 → 2,654.037766
-    do(bike, "propose_overhead_pools", period="2026-11", pools=[{"name": "制造费用", "amount": 300}])
-    report = propose(bike, "get_cost_report", production_order="MO-100")
+    do(bike, "propose_overhead_pools", PLANNER, period="2026-11", pools=[{"name": "制造费用", "amount": 300}])
+    report = call(bike, "get_cost_report", production_order="MO-100")
     assert report["period"] == "2026-11" and not report["closed"]
     assert report["unit_cost"] == pytest.approx(29.489309, abs=1e-6)
     assert report["total"] == pytest.approx(2654.037766, abs=1e-6)
@@ -228,12 +222,13 @@ def test_collection_from_issues_labor_and_receipts(bike: str) -> None:
 
 def test_hand_entered_figures_are_kept_unless_asked(bike: str) -> None:
     run_wheel_documents(bike)
-    do(bike, "propose_cost_collection", period="2026-11")
+    do(bike, "propose_cost_collection", PLANNER, period="2026-11")
     # Default WIP conversion completion: 0.5 (the setting's default).
     assert inputs(bike, "2026-11", "MO-100")["wip_completion_conversion"] == D("0.5")
     do(
         bike,
         "propose_order_cost_input",
+        PLANNER,
         period="2026-11",
         production_order="MO-100",
         material_cost=2300,
@@ -244,9 +239,10 @@ def test_hand_entered_figures_are_kept_unless_asked(bike: str) -> None:
     do(
         bike,
         "propose_labor_report",
+        PLANNER,
         lines=[{"production_order": "MO-100", "report_date": "2026-11-29", "work_center": "WHL", "hours": 1}],
     )
-    out = propose(bike, "propose_cost_collection", period="2026-11")
+    out = call(bike, "propose_cost_collection", period="2026-11")
     actions = {f["figure"]: (f["before"], f["after"], f["action"]) for f in out["orders"][0]["figures"]}
     assert actions["material_cost"] == (2300, 2300, "kept_manual")
     assert actions["wip_completion_conversion"] == (0.6, 0.6, "kept_manual")
@@ -264,21 +260,22 @@ def test_hand_entered_figures_are_kept_unless_asked(bike: str) -> None:
         D("0.6"),
     )
     # Asked to overwrite: the documents win again, and the figure is collected from then on.
-    do(bike, "propose_cost_collection", period="2026-11", overwrite_manual=True)
+    do(bike, "propose_cost_collection", PLANNER, period="2026-11", overwrite_manual=True)
     got = inputs(bike, "2026-11", "MO-100")
     assert (got["material_cost"], got["wip_completion_conversion"]) == (D("2204.25"), D("0.5"))
     assert sources(bike, "MO-100")["material_cost"] == "collected"
     # A figure can also be handed back to collection by itself.
-    do(bike, "propose_order_cost_input", period="2026-11", production_order="MO-100", labor_hours=12)
+    do(bike, "propose_order_cost_input", PLANNER, period="2026-11", production_order="MO-100", labor_hours=12)
     do(
         bike,
         "propose_order_cost_input",
+        PLANNER,
         period="2026-11",
         production_order="MO-100",
         release=["labor_hours"],
     )
     assert sources(bike, "MO-100")["labor_hours"] == "collected"
-    do(bike, "propose_cost_collection", period="2026-11")
+    do(bike, "propose_cost_collection", PLANNER, period="2026-11")
     assert inputs(bike, "2026-11", "MO-100")["labor_hours"] == 11
     with open_context(bike) as ctx:
         actions_logged = {(r.action, r.entity) for r in ctx.session.exec(select(AuditLog))}
@@ -287,23 +284,23 @@ def test_hand_entered_figures_are_kept_unless_asked(bike: str) -> None:
 
 def test_labor_report_rules(bike: str) -> None:
     with pytest.raises(ToolError) as err:
-        propose(bike, "propose_labor_report", lines=[{"production_order": "MO-100", "hours": 2}])
+        call(bike, "propose_labor_report", lines=[{"production_order": "MO-100", "hours": 2}])
     assert err.value.code == "invalid_input" and err.value.details["field"] == "lines.0.work_center"
     with pytest.raises(ToolError) as err:
-        propose(
+        call(
             bike,
             "propose_labor_report",
             lines=[{"production_order": "MO-100", "employee_group": "装配班", "hours": 2}],
         )
     assert err.value.details["field"] == "lines.0.rate"  # no work center, so no rate to default to
     with pytest.raises(ToolError) as err:
-        propose(
+        call(
             bike,
             "propose_labor_report",
             lines=[{"production_order": "MO-404", "work_center": "WHL", "hours": 1}],
         )
     assert err.value.code == "not_found" and err.value.details["field"] == "lines.0.production_order"
-    out = propose(
+    out = call(
         bike,
         "propose_labor_report",
         lines=[
@@ -315,7 +312,7 @@ def test_labor_report_rules(bike: str) -> None:
         confirm_as(bike, out["proposal_id"], SALES)
     assert err.value.code == "forbidden"
     confirm_as(bike, out["proposal_id"], PLANNER)
-    listed = propose(bike, "list_labor_reports", production_order="MO-100", period="2026-11")
+    listed = call(bike, "list_labor_reports", production_order="MO-100", period="2026-11")
     assert [(r["code"], r["hours"], r["labor_cost"]) for r in listed["reports"]] == [("LR-00001", 2.5, 100)]
 
 
@@ -389,7 +386,7 @@ def test_customer_supplied_material_and_subcontract_fees(db_url: str) -> None:
         receipt_date="2026-11-18",
         scrap=[{"item": "RIM", "qty": 1, "reason": "cracked"}],
     )
-    out = propose(db_url, "propose_cost_collection", period="2026-11")
+    out = call(db_url, "propose_cost_collection", period="2026-11")
     orders = {o["production_order"]: o for o in out["orders"]}
     bike = {f["figure"]: f["after"] for f in orders["MO-B12"]["figures"]}
     # 10 FRAME × 50 (our own); the 12 SEATs are the customer's: no value. Nothing received: 12 in WIP.
@@ -419,17 +416,18 @@ def test_overhead_from_ledger_vouchers_through_account_mappings(bike: str, tmp_p
     mapping = do(
         bike,
         "propose_account_mapping",
+        PLANNER,
         mappings=[
             {"account": "5101", "match_type": "prefix", "pool": "制造费用"},
             {"account": "5101.01", "pool": "折旧", "basis": "output_qty"},
             {"account": "5101", "match_type": "prefix", "cost_center": "PNT", "pool": "涂装费用"},
             {"account": "6602", "match_type": "prefix", "pool": "管理费用", "basis": "material_cost"},
         ],
-    )
+    )["result"]
     assert len(mapping["mappings"]) == 4
     path = tmp_path / "vouchers.csv"
     path.write_text(VOUCHERS_CSV, encoding="utf-8")
-    out = propose(bike, "propose_overhead_import", period="2026-11", file=str(path))
+    out = call(bike, "propose_overhead_import", period="2026-11", file=str(path))
     # 折旧 1,200 - 200 = 1,000 (rows 2, 3); 制造费用 350.5 (row 4); 涂装费用 99.5 (row 5); 管理费用 800 (row 6)
     assert [(p["name"], p["amount"], p["basis"], p["rows"]) for p in out["pools"]] == [
         ("折旧", 1000, "output_qty", [2, 3]),
@@ -453,6 +451,7 @@ def test_bad_voucher_lines_are_named_and_nothing_is_imported(bike: str, tmp_path
     do(
         bike,
         "propose_account_mapping",
+        PLANNER,
         mappings=[{"account": "5101", "match_type": "prefix", "pool": "制造费用"}],
     )
     path = tmp_path / "bad.csv"
@@ -462,7 +461,7 @@ def test_bad_voucher_lines_are_named_and_nothing_is_imported(bike: str, tmp_path
         encoding="utf-8",
     )
     with pytest.raises(ToolError) as err:
-        propose(bike, "propose_overhead_import", period="2026-11", file=str(path))
+        call(bike, "propose_overhead_import", period="2026-11", file=str(path))
     assert err.value.code == "invalid_input"
     # Every bad line at once, by row: 6601 is not mapped, 12a is no amount, a line of October, no account.
     assert err.value.message == (
@@ -489,7 +488,7 @@ def test_overhead_from_the_dataset_pool_sheet_and_by_hand(bike: str, tmp_path: P
     sheet.append(["2026-11", "物料管理费", 120.5, "material_cost"])
     path = tmp_path / "pools.xlsx"
     book.save(path)
-    out = propose(bike, "propose_overhead_import", period="2026-11", file=str(path))
+    out = call(bike, "propose_overhead_import", period="2026-11", file=str(path))
     assert out["source"] == "pools"
     assert [(p["name"], p["amount"], p["basis"], p["rows"]) for p in out["pools"]] == [
         ("制造费用", 300, "labor_hours", [3]),
@@ -500,19 +499,18 @@ def test_overhead_from_the_dataset_pool_sheet_and_by_hand(bike: str, tmp_path: P
     do(
         bike,
         "propose_overhead_pools",
+        PLANNER,
         period="2026-11",
         mode="merge",
         pools=[{"name": "物料管理费", "amount": 100, "basis": "material_cost"}],
     )
-    period = propose(bike, "get_cost_period", period="2026-11")
+    period = call(bike, "get_cost_period", period="2026-11")
     assert [(p["name"], p["amount"]) for p in period["pools"]] == [("制造费用", 300), ("物料管理费", 100)]
-    out = propose(
-        bike, "propose_overhead_pools", period="2026-11", pools=[{"name": "制造费用", "amount": 280}]
-    )
+    out = call(bike, "propose_overhead_pools", period="2026-11", pools=[{"name": "制造费用", "amount": 280}])
     assert out["removed"] == ["物料管理费"] and out["pools"][0]["before"] == 300
     confirm_as(bike, out["proposal_id"], PLANNER)
-    period = propose(bike, "get_cost_period", period="2026-11")
+    period = call(bike, "get_cost_period", period="2026-11")
     assert [(p["name"], p["amount"]) for p in period["pools"]] == [("制造费用", 280)]
     with pytest.raises(ToolError) as err:
-        propose(bike, "propose_overhead_pools", period="2026-13", pools=[])
+        call(bike, "propose_overhead_pools", period="2026-13", pools=[])
     assert err.value.code == "invalid_input" and err.value.details["field"] == "period"

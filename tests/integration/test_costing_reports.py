@@ -10,9 +10,10 @@ import pytest
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
+from tests.helpers import call, do
 from tests.integration.test_costing_close import collect, november, three_level_data
-from tests.integration.test_costing_collection import bike_costing_data, do, load, run_wheel_documents
-from tests.integration.test_production_helpers import propose
+from tests.integration.test_costing_collection import bike_costing_data, load, run_wheel_documents
+from tests.integration.test_production_helpers import PLANNER
 from tools.errors import ToolError
 
 
@@ -21,9 +22,15 @@ def wheel(db_url: str) -> str:
     """MO-100 of test_costing_collection collected, with 300 of overhead by labor hours."""
     load(db_url, bike_costing_data())
     run_wheel_documents(db_url)
-    do(db_url, "propose_cost_collection", period="2026-11",
+    do(db_url, "propose_cost_collection", PLANNER, period="2026-11",
        completion=[{"production_order": "MO-100", "conversion": 0.4}])  # fmt: skip
-    do(db_url, "propose_overhead_pools", period="2026-11", pools=[{"name": "制造费用", "amount": 300}])
+    do(
+        db_url,
+        "propose_overhead_pools",
+        PLANNER,
+        period="2026-11",
+        pools=[{"name": "制造费用", "amount": 300}],
+    )
     return db_url
 
 
@@ -33,12 +40,12 @@ def closed(db_url: str) -> str:
     load(db_url, three_level_data())
     november(db_url)
     collect(db_url)
-    do(db_url, "propose_period_close", period="2026-11")
+    do(db_url, "propose_period_close", PLANNER, period="2026-11")
     return db_url
 
 
 def test_variance_against_the_bom_standard(wheel: str) -> None:
-    out = propose(wheel, "get_cost_variance", period="2026-11")
+    out = call(wheel, "get_cost_variance", period="2026-11")
     assert not out["closed"] and out["without_standard"] == []
     (mo,) = out["orders"]
     # WHEEL's BOM standard (bike_factory.md): 8 + 36.72 × 0.2 + 6 = 21.344, all of it material.
@@ -61,13 +68,13 @@ def test_variance_against_the_bom_standard(wheel: str) -> None:
     }
     assert (out["standard_total"], out["actual_total"]) == (1920.96, 2654.037766)
     # run_costing gives the same variance (its standards come from get_bom_cost now).
-    run = propose(wheel, "run_costing", period="2026-11")
+    run = call(wheel, "run_costing", period="2026-11")
     assert run["variances"][0]["standard_unit_cost"] == 21.344
-    assert propose(wheel, "get_bom_cost", item="WHEEL")["unit_cost"] == 21.344
+    assert call(wheel, "get_bom_cost", item="WHEEL")["unit_cost"] == 21.344
 
 
 def test_composition_by_level_item_and_order(closed: str) -> None:
-    out = propose(closed, "get_cost_composition", period="2026-11", by="level")
+    out = call(closed, "get_cost_composition", period="2026-11", by="level")
     assert out["closed"]
     levels = {g["key"]: g for g in out["groups"]}
     assert list(levels) == ["0", "1", "2"]
@@ -89,15 +96,15 @@ def test_composition_by_level_item_and_order(closed: str) -> None:
     assert two["unit_cost"] is None  # by level there is no unit
     assert out["totals"]["total"] == pytest.approx(194 + 905.724 + 1773.468089, abs=1e-6)
 
-    items = propose(closed, "get_cost_composition", period="2026-11", by="item")
+    items = call(closed, "get_cost_composition", period="2026-11", by="item")
     assert [(g["key"], g["name"], g["completed_qty"]) for g in items["groups"]] == [
         ("BIKE", "自行车", 8), ("RIM-P", "抛光轮圈", 20), ("WHEEL", "车轮", 20)]  # fmt: skip
     assert items["groups"][0]["unit_cost"] == pytest.approx(221.683511, abs=1e-6)
-    orders = propose(closed, "get_cost_composition", period="2026-11", by="order")
+    orders = call(closed, "get_cost_composition", period="2026-11", by="order")
     assert [g["key"] for g in orders["groups"]] == ["SC-1", "MO-W20", "MO-B10"]
     assert orders["groups"][1]["unit_cost"] == pytest.approx(45.2862, abs=1e-6)
     with pytest.raises(ToolError) as err:
-        propose(closed, "get_cost_composition", period="2099-01")
+        call(closed, "get_cost_composition", period="2099-01")
     assert err.value.code == "not_found"
 
 
@@ -118,10 +125,16 @@ def profit_data() -> dict[str, Any]:
 
 def test_profitability_of_so_100(db_url: str) -> None:
     load(db_url, profit_data())
-    do(db_url, "propose_order_cost_input", period="2026-11", production_order="MO-B12", completed_qty=12,
+    do(db_url, "propose_order_cost_input", PLANNER, period="2026-11", production_order="MO-B12", completed_qty=12,
        material_cost=1200, labor_cost=150, labor_hours=3)  # fmt: skip
-    do(db_url, "propose_overhead_pools", period="2026-11", pools=[{"name": "制造费用", "amount": 90}])
-    out = propose(db_url, "get_order_profitability", sales_order="SO-100")
+    do(
+        db_url,
+        "propose_overhead_pools",
+        PLANNER,
+        period="2026-11",
+        pools=[{"name": "制造费用", "amount": 90}],
+    )
+    out = call(db_url, "get_order_profitability", sales_order="SO-100")
     (so,) = out["sales_orders"]
     bike, wheel = so["lines"]
     # MO-B12: 1,200 + 150 + 90 = 1,440 for 12 → 120 a bike. 10 shipped: revenue 10 × 180 = 1,800,
@@ -145,15 +158,15 @@ def test_profitability_of_so_100(db_url: str) -> None:
         "ordered", "standard", 85.376, 34.624)  # fmt: skip
     # The order: 1,920 - 1,285.376 = 634.624.
     assert (so["customer"], so["revenue"], so["cost"], so["margin"]) == ("城市单车", 1920, 1285.376, 634.624)
-    ordered = propose(db_url, "get_order_profitability", sales_order="SO-100", basis="ordered")
+    ordered = call(db_url, "get_order_profitability", sales_order="SO-100", basis="ordered")
     assert ordered["sales_orders"][0]["lines"][0]["revenue"] == 2160  # 12 × 180, cost 1,440
     assert ordered["sales_orders"][0]["lines"][0]["margin"] == 720
-    by_period = propose(db_url, "get_order_profitability", period="2026-11")
+    by_period = call(db_url, "get_order_profitability", period="2026-11")
     assert [s["sales_order"] for s in by_period["sales_orders"]] == ["SO-100"] and by_period[
         "margin"
     ] == 634.624
     with pytest.raises(ToolError) as err:
-        propose(db_url, "get_order_profitability")
+        call(db_url, "get_order_profitability")
     assert err.value.code == "invalid_input"
 
 

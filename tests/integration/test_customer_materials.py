@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Any
 
 import pytest
 import yaml
@@ -23,11 +22,11 @@ from data_model.tables import (
     ReceiptNotice,
     StockMove,
 )
+from tests.helpers import call, do
 from tools.context import Actor, open_context
 from tools.dataset_io import load_dataset
 from tools.errors import ToolError
 from tools.proposals import confirm
-from tools.registry import call_tool
 from tools.snapshot import load_plant_from_session
 
 WAREHOUSE = Actor("wes", "warehouse")
@@ -68,17 +67,6 @@ def url(db_url: str) -> str:
     return db_url
 
 
-def call(url: str, name: str, **args: Any) -> dict[str, Any]:
-    with open_context(url, actor=WAREHOUSE) as ctx:
-        return call_tool(ctx, name, args)
-
-
-def do(url: str, name: str, **args: Any) -> dict[str, Any]:
-    pid = call(url, name, **args)["proposal_id"]
-    with open_context(url) as ctx:
-        return confirm(ctx.session, pid, WAREHOUSE).model_dump(mode="json")["result"]
-
-
 def fabric(url: str) -> dict[str, Decimal]:
     """FABRIC: our own in stock, ACME's and BETA's, and our valuation."""
     with open_context(url) as ctx:
@@ -108,6 +96,7 @@ def test_receipt_consumption_and_return_of_customer_material(url: str) -> None:
     out = call(
         url,
         "propose_customer_material_receipt",
+        actor=WAREHOUSE,
         customer="ACME",
         reference="SO-1",
         lines=[{"item": "FABRIC", "qty": 40}, {"item": "FABRIC", "qty": 20}],
@@ -138,14 +127,18 @@ def test_receipt_consumption_and_return_of_customer_material(url: str) -> None:
     result = do(
         url,
         "propose_customer_material_consumption",
+        WAREHOUSE,
+        proposer=WAREHOUSE,
         customer="ACME",
         production_order="MO-1",
         lines=[{"item": "FABRIC", "qty": 50}],
-    )
+    )["result"]
     assert (result["sales_order"], result["status"]) == ("SO-1", "in_progress")
     do(
         url,
         "propose_customer_material_consumption",
+        WAREHOUSE,
+        proposer=WAREHOUSE,
         customer="ACME",
         production_order="MO-4",
         lines=[{"item": "FABRIC", "qty": 4}],
@@ -168,13 +161,15 @@ def test_receipt_consumption_and_return_of_customer_material(url: str) -> None:
     result = do(
         url,
         "propose_customer_material_return",
+        WAREHOUSE,
+        proposer=WAREHOUSE,
         customer="ACME",
         lines=[{"item": "FABRIC", "qty": 6}],
         note="surplus",
-    )
+    )["result"]
     assert result["code"] == "CMR-00001"
     assert fabric(url) == {"own": 50, "acme": 0, "beta": 0, "value": 1400, "avg": 28}
-    view = call(url, "get_customer_materials", customer="ACME")["customers"]
+    view = call(url, "get_customer_materials", actor=WAREHOUSE, customer="ACME")["customers"]
     assert [
         (
             c["customer"],
@@ -192,8 +187,22 @@ def test_receipt_consumption_and_return_of_customer_material(url: str) -> None:
 
 
 def test_customer_material_serves_only_its_owner_and_never_mixes_with_our_stock(url: str) -> None:
-    do(url, "propose_customer_material_receipt", customer="ACME", lines=[{"item": "FABRIC", "qty": 10}])
-    do(url, "propose_customer_material_receipt", customer="BETA", lines=[{"item": "FABRIC", "qty": 20}])
+    do(
+        url,
+        "propose_customer_material_receipt",
+        WAREHOUSE,
+        proposer=WAREHOUSE,
+        customer="ACME",
+        lines=[{"item": "FABRIC", "qty": 10}],
+    )
+    do(
+        url,
+        "propose_customer_material_receipt",
+        WAREHOUSE,
+        proposer=WAREHOUSE,
+        customer="BETA",
+        lines=[{"item": "FABRIC", "qty": 20}],
+    )
     assert fabric(url) == {"own": 50, "acme": 10, "beta": 20, "value": 1400, "avg": 28}
     before = row_counts(url)
     cases = [
@@ -243,7 +252,7 @@ def test_customer_material_serves_only_its_owner_and_never_mixes_with_our_stock(
     ]
     for name, args, code, message in cases:
         with pytest.raises(ToolError) as err:
-            call(url, name, **args)
+            call(url, name, actor=WAREHOUSE, **args)
         assert err.value.code == code and message in err.value.message, (name, err.value.message)
     assert row_counts(url) == before
     # our own issue cannot dip into customers' material either: 50 are ours, not 80

@@ -18,10 +18,10 @@ from sqlmodel import select
 from typer.testing import CliRunner
 
 from data_model.tables import AuditLog, Bom, BomLine, Ecn, EcnChange, Item, Proposal
-from tests.helpers import BIKE_YAML, call, load_into
+from tests.helpers import BIKE_YAML, call, confirm_as, load_into
 from tools.context import Actor, open_context
 from tools.errors import ToolError
-from tools.proposals import confirm, get_proposal
+from tools.proposals import get_proposal
 
 BIKE = yaml.safe_load(BIKE_YAML.read_text())
 TODAY = date(2026, 12, 1)
@@ -29,11 +29,6 @@ ECN_DAY = date(2026, 12, 10)
 PLANNER = Actor("pat", "planner")
 MANAGER = Actor("mia", "manager")
 SEAT_TO_B = {"change_type": "replace", "parent": "BIKE", "component": "SEAT", "new_component": "SEAT-B"}
-
-
-def confirm_as(url: str, proposal_id: str, actor: Actor) -> dict[str, Any]:
-    with open_context(url) as ctx:
-        return confirm(ctx.session, proposal_id, actor).result
 
 
 def counts(url: str) -> dict[str, int]:
@@ -62,7 +57,7 @@ def draft_seat_ecn(url: str) -> str:
         effective_date=ECN_DAY.isoformat(),
         changes=[SEAT_TO_B],
     )
-    assert confirm_as(url, out["proposal_id"], PLANNER)["ecn"] == "ECN-00001"
+    assert confirm_as(url, out["proposal_id"], PLANNER)["result"]["ecn"] == "ECN-00001"
     return "ECN-00001"
 
 
@@ -103,7 +98,7 @@ def test_ecn_replace_seat_from_a_date(bike_url: str) -> None:
     assert draft["changes"][0]["text"] == "BIKE: replace SEAT by SEAT-B"
     assert counts(bike_url) == before  # nothing written before confirmation
 
-    assert confirm_as(bike_url, draft["proposal_id"], PLANNER) == {
+    assert confirm_as(bike_url, draft["proposal_id"], PLANNER)["result"] == {
         "ecn": "ECN-00001",
         "status": "draft",
         "title": "SEAT-B on BIKE",
@@ -116,14 +111,14 @@ def test_ecn_replace_seat_from_a_date(bike_url: str) -> None:
     assert (approval["from_status"], approval["to_status"]) == ("draft", "approved")
     assert approval["approver_roles"] == ["manager", "admin"]
     assert approval["preview"]["impacts"][0]["unit_cost_after"] == 104.688
-    assert confirm_as(bike_url, approval["proposal_id"], MANAGER)["status"] == "approved"
+    assert confirm_as(bike_url, approval["proposal_id"], MANAGER)["result"]["status"] == "approved"
 
     application = call(bike_url, "propose_ecn_application", ecn="ECN-00001")
     assert application["summary_en"] == (
         "Apply ECN ECN-00001 'SEAT-B on BIKE' from 2026-12-10: BIKE v1→v2; BIKE unit cost 102.688 → 104.688."
     )
     assert application["preview"]["boms"][0]["lines_after"][2]["ecn_ref"] == "ECN-00001"
-    result = confirm_as(bike_url, application["proposal_id"], PLANNER)
+    result = confirm_as(bike_url, application["proposal_id"], PLANNER)["result"]
     assert result["boms"] == [
         {"parent": "BIKE", "from_version": "1", "to_version": "2", "effective_from": "2026-12-10"}
     ]
@@ -217,7 +212,7 @@ def test_wrong_roles_are_forbidden_and_write_nothing(bike_url: str) -> None:
     assert buyer.value.code == "forbidden"
     assert counts(bike_url) == before
     assert call(bike_url, "get_ecn", ecn="ECN-00001")["status"] == "approved"
-    assert confirm_as(bike_url, application["proposal_id"], MANAGER)["status"] == "applied"
+    assert confirm_as(bike_url, application["proposal_id"], MANAGER)["result"]["status"] == "applied"
 
 
 def test_steps_out_of_order_are_conflicts(bike_url: str) -> None:
@@ -233,7 +228,10 @@ def test_steps_out_of_order_are_conflicts(bike_url: str) -> None:
 
     cancel = call(bike_url, "propose_ecn_cancellation", ecn="ecn-00001", reason="wrong seat")
     assert cancel["to_status"] == "cancelled" and cancel["preview"] is None
-    assert confirm_as(bike_url, cancel["proposal_id"], PLANNER) == {"ecn": "ECN-00001", "status": "cancelled"}
+    assert confirm_as(bike_url, cancel["proposal_id"], PLANNER)["result"] == {
+        "ecn": "ECN-00001",
+        "status": "cancelled",
+    }
     with pytest.raises(ToolError) as final:
         call(bike_url, "propose_ecn_approval", ecn="ECN-00001")
     assert final.value.code == "conflict" and "it is final" in final.value.message
@@ -395,7 +393,7 @@ def test_tree_edit_changes_spokes_on_wheel_only(bike_url: str) -> None:
         confirm_as(bike_url, out["proposal_id"], Actor("sam", "sales"))
     assert sales.value.code == "forbidden" and counts(bike_url) == before
 
-    result = confirm_as(bike_url, out["proposal_id"], PLANNER)
+    result = confirm_as(bike_url, out["proposal_id"], PLANNER)["result"]
     assert result["ecn"] == "ECN-00001" and result["status"] == "applied"
     assert call(bike_url, "get_bom_cost", item="WHEEL")["unit_cost"] == 20.528
     ecn = call(bike_url, "get_ecn", ecn="ECN-00001")
@@ -545,7 +543,7 @@ def test_batch_replaces_tire_everywhere_it_is_used(db_url: str, tmp_path: Path) 
     )
     assert counts(url) == before
 
-    result = confirm_as(url, out["proposal_id"], PLANNER)
+    result = confirm_as(url, out["proposal_id"], PLANNER)["result"]
     assert result["ecn"] == "ECN-00001"
     assert [(b["parent"], b["to_version"]) for b in result["boms"]] == [("SCOOTER", "2"), ("WHEEL", "2")]
     assert call(url, "where_used", item="TIRE")["parents"] != []  # still used until 12-15

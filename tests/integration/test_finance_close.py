@@ -14,9 +14,10 @@ from sqlmodel import select
 
 from data_model.stock import post_move
 from data_model.tables import AuditLog, FinancePeriod, Item, StockMove, Voucher, VoucherLine
+from tests.helpers import call, confirm_as, do
 from tests.integration.test_costing_close import MANAGER
-from tests.integration.test_costing_collection import do, load
-from tests.integration.test_production_helpers import PLANNER, WAREHOUSE, confirm_as, propose
+from tests.integration.test_costing_collection import load
+from tests.integration.test_production_helpers import PLANNER, WAREHOUSE
 from tests.integration.test_vouchers import PERIOD, generate, month_data, run_month, seed
 from tools.context import open_context
 from tools.errors import ToolError
@@ -42,7 +43,7 @@ def month(db_url: str) -> str:
 
 
 def checks(url: str, period: str = PERIOD) -> dict[str, Any]:
-    return propose(url, "get_period_close_checks", period=period)
+    return call(url, "get_period_close_checks", period=period)
 
 
 def errors(out: dict[str, Any]) -> list[tuple[str, list[str]]]:
@@ -118,7 +119,7 @@ def test_december_orders_that_took_material_and_received_nothing(month: str) -> 
 
 def test_close_posts_and_locks_the_month_and_only_a_manager_reopens_it(month: str) -> None:
     with pytest.raises(ToolError) as refused:
-        propose(month, "propose_finance_period_close", period=PERIOD)
+        call(month, "propose_finance_period_close", period=PERIOD)
     assert refused.value.code == "conflict"
     assert refused.value.message.startswith(
         "cannot close 2026-11 for vouchers: 14 error(s): receipt_notice RN-00001"
@@ -126,15 +127,15 @@ def test_close_posts_and_locks_the_month_and_only_a_manager_reopens_it(month: st
     assert len(refused.value.details["problems"]) == 14
 
     generate(month)
-    out = propose(month, "propose_finance_period_close", period=PERIOD)
+    out = call(month, "propose_finance_period_close", period=PERIOD)
     assert (out["kind"], out["drafts"], out["warnings"]) == ("finance_period_close", 14, [])
     with pytest.raises(ToolError) as forbidden:
         confirm_as(month, out["proposal_id"], WAREHOUSE)
     assert forbidden.value.code == "forbidden"
     confirm_as(month, out["proposal_id"], PLANNER)
-    listed = propose(month, "list_vouchers", period=PERIOD)
+    listed = call(month, "list_vouchers", period=PERIOD)
     assert {(v["status"], v["posted_by"]) for v in listed["vouchers"]} == {("posted", "pat")}
-    assert propose(month, "get_voucher_status", period=PERIOD)["finance_status"] == "locked"
+    assert call(month, "get_voucher_status", period=PERIOD)["finance_status"] == "locked"
 
     # Locked: no generation, no reversal into November; a reversal goes into the next month.
     for tool, args in (
@@ -147,17 +148,17 @@ def test_close_posts_and_locks_the_month_and_only_a_manager_reopens_it(month: st
         ("propose_finance_period_close", {"period": PERIOD}),
     ):
         with pytest.raises(ToolError) as locked:
-            propose(month, tool, **args)
+            call(month, tool, **args)
         assert locked.value.code == "conflict", tool
         assert "finance period 2026-11 is closed" in locked.value.message, tool
-    reversal = propose(month, "propose_voucher_reversal", voucher="记-2026-11-0003", reason="单价有误",
+    reversal = call(month, "propose_voucher_reversal", voucher="记-2026-11-0003", reason="单价有误",
                        reversal_date="2026-12-01")  # fmt: skip
     assert reversal["reversal"]["voucher"] == "记-2026-12-0001"
     confirm_as(month, reversal["proposal_id"], PLANNER)
-    assert propose(month, "get_voucher", voucher="记-2026-11-0003")["reversed_by"] == "记-2026-12-0001"
+    assert call(month, "get_voucher", voucher="记-2026-11-0003")["reversed_by"] == "记-2026-12-0001"
 
     # Reopening: a planner may not; a manager may, and the reason is in the audit log.
-    again = propose(month, "propose_finance_period_reopen", period=PERIOD, reason="补录采购发票差异")
+    again = call(month, "propose_finance_period_reopen", period=PERIOD, reason="补录采购发票差异")
     with pytest.raises(ToolError) as planner:
         confirm_as(month, again["proposal_id"], PLANNER)
     assert planner.value.code == "forbidden"
@@ -181,5 +182,5 @@ def test_close_posts_and_locks_the_month_and_only_a_manager_reopens_it(month: st
     assert [(v["voucher"], v["summary"]) for v in redo["vouchers"]] == [
         ("记-2026-11-0015", "采购入库 RN-00002(PO-S1)")]  # fmt: skip
     with pytest.raises(ToolError) as not_closed:
-        propose(month, "propose_finance_period_reopen", period=PERIOD, reason="again")
+        call(month, "propose_finance_period_reopen", period=PERIOD, reason="again")
     assert not_closed.value.code == "conflict"

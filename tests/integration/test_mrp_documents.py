@@ -30,10 +30,9 @@ from data_model.tables import (
     SalesOrder,
     SalesOrderLine,
 )
-from tests.helpers import call
+from tests.helpers import call, confirm_as
 from tools.context import Actor, open_context
 from tools.errors import ToolError
-from tools.proposals import confirm
 
 PLANNER = Actor("pat", "planner")
 BUYER = Actor("bob", "buyer")
@@ -60,11 +59,6 @@ def extend(url: str, data: dict[str, Any]) -> None:
 
     with open_context(url) as ctx:
         load_dataset(ctx.session, data, reset=False, source="test")
-
-
-def confirm_as(url: str, proposal_id: str, actor: Actor = PLANNER) -> dict[str, Any]:
-    with open_context(url) as ctx:
-        return confirm(ctx.session, proposal_id, actor).model_dump(mode="json")
 
 
 def requisitions(url: str) -> list[tuple[str, D, date, str]]:
@@ -159,7 +153,7 @@ def test_release_all_bike_suggestions(bike_url: str) -> None:
     with pytest.raises(ToolError) as err:
         confirm_as(bike_url, out["proposal_id"], BUYER)  # a planner releases MRP suggestions
     assert err.value.code == "forbidden"
-    done = confirm_as(bike_url, out["proposal_id"])
+    done = confirm_as(bike_url, out["proposal_id"], PLANNER)
     assert done["status"] == "confirmed"
     assert requisitions(bike_url) == [
         ("RIM", D(10), date(2026, 12, 13), "MRP PL-RIM-1"),
@@ -252,7 +246,7 @@ def test_two_suggestions_of_one_item_within_the_window_merge(bike_url: str) -> N
     assert (
         "PR SPOKE 500 pcs due 2026-12-13 ← PL-SPOKE-1+PL-SPOKE-2 (for SO-100/1,SO-101/1)" in out["summary_en"]
     )
-    done = confirm_as(bike_url, out["proposal_id"])
+    done = confirm_as(bike_url, out["proposal_id"], PLANNER)
     assert [r["qty"] for r in done["result"]["requisitions"]] == [500]
     assert requisitions(bike_url) == [("SPOKE", D(500), date(2026, 12, 13), "MRP PL-SPOKE-1+PL-SPOKE-2")]
     (order,) = production_orders(bike_url)["BIKE"]["orders"]
@@ -340,7 +334,7 @@ def test_subcontract_suggestions_become_subcontract_orders(bike_url: str) -> Non
     (skipped,) = out["skipped"]
     assert (skipped["item"], skipped["planned_orders"]) == ("COAT2", ["PL-COAT2-1"])
     assert "no preferred subcontractor" in skipped["reason"]
-    done = confirm_as(bike_url, out["proposal_id"])
+    done = confirm_as(bike_url, out["proposal_id"], PLANNER)
     (made,) = done["result"]["subcontract_orders"]
     assert (made["item"], made["qty"], made["supplier"], made["status"], made["planned_orders"]) == (
         "COAT",
@@ -361,7 +355,7 @@ def test_release_is_stale_after_a_data_change(bike_url: str) -> None:
     out = call(bike_url, "propose_release_planned_orders")
     extend(bike_url, SO_101)  # a new sales order changes what MRP would suggest
     with pytest.raises(ToolError) as err:
-        confirm_as(bike_url, out["proposal_id"])
+        confirm_as(bike_url, out["proposal_id"], PLANNER)
     assert err.value.code == "conflict" and err.value.details["stale"] is True
     assert requisitions(bike_url) == [] and production_orders(bike_url) == {}
 
@@ -392,7 +386,7 @@ def test_batch_make_to_order_from_so_100(bike_url: str) -> None:
         "components FRAME 12, WHEEL 24, SEAT 12."
     )
     assert production_orders(bike_url) == {}
-    confirm_as(bike_url, out["proposal_id"])
+    confirm_as(bike_url, out["proposal_id"], PLANNER)
     (made,) = production_orders(bike_url)["BIKE"]["orders"]
     assert (made["qty"], made["status"], made["line_id"]) == (D(12), "planned", line_id(bike_url, "SO-100"))
     assert made["components"] == {"FRAME": D(12), "WHEEL": D(24), "SEAT": D(12)}
@@ -444,7 +438,7 @@ def test_batch_split_by_max_lot_partial_cover_and_make_to_stock(bike_url: str) -
         "SPOKE": 367.2,
         "TIRE": 10,
     }
-    confirm_as(bike_url, out["proposal_id"])
+    confirm_as(bike_url, out["proposal_id"], PLANNER)
     made = production_orders(bike_url)
     assert [(o["qty"], o["line_id"]) for o in made["BIKE"]["orders"]] == [
         (D(5), line_id(bike_url, "SO-100")),
@@ -500,7 +494,7 @@ def test_batch_is_stale_after_the_sales_order_changes(bike_url: str) -> None:
     out = call(bike_url, "propose_production_orders", sales_orders=["SO-100"])
     extend(bike_url, SO_101)
     with pytest.raises(ToolError) as err:
-        confirm_as(bike_url, out["proposal_id"])
+        confirm_as(bike_url, out["proposal_id"], PLANNER)
     assert err.value.code == "conflict"
     assert production_orders(bike_url) == {}
 

@@ -13,18 +13,16 @@ from decimal import Decimal as D
 
 import pytest
 
+from tests.helpers import call, confirm_as, do
 from tests.integration.test_production_helpers import (
     PLANNER,
     WAREHOUSE,
     audit_entities,
     bike_production_data,
-    confirm_as,
     counts,
-    do,
     load_bike_production,
     moves,
     order_state,
-    propose,
     stock,
 )
 from tools.errors import ToolError
@@ -38,7 +36,7 @@ def bike(db_url: str) -> str:
 
 def test_bike_order_from_release_to_close(bike: str) -> None:
     # ---- release MO-B1 (5 BIKE) and its wheel sub-order MO-W1, one SEAT replaced by SEAT-B
-    out = propose(
+    out = call(
         bike,
         "propose_release_production_orders",
         orders=["MO-B1", "MO-W1"],
@@ -73,14 +71,14 @@ def test_bike_order_from_release_to_close(bike: str) -> None:
     # ---- kit issue of 3 sets needs 6 WHEEL but only 4 are in stock: refused, nothing written
     before = counts(bike)
     with pytest.raises(ToolError) as err:
-        propose(bike, "propose_kit_issue", order="MO-B1", sets=3)
+        call(bike, "propose_kit_issue", order="MO-B1", sets=3)
     assert err.value.code == "infeasible"
     assert err.value.message == "sets: not enough WHEEL at STOCK: 4 on hand, 6 pcs to issue to MO-B1"
     assert err.value.details["field"] == "sets"
     assert counts(bike) == before
 
     # ---- kit issue of 2 sets: 2 x per-unit of every non-backflush component (SEAT lines wait for completion)
-    out = propose(bike, "propose_kit_issue", order="MO-B1", sets=2)
+    out = call(bike, "propose_kit_issue", order="MO-B1", sets=2)
     assert (
         out["summary_zh"]
         == "配套领料 MO-B1 2 套(从 STOCK):FRAME 2 pcs、WHEEL 4 pcs、BELL 2 pcs、BOLT 8 pcs。"
@@ -89,7 +87,7 @@ def test_bike_order_from_release_to_close(bike: str) -> None:
         out["summary_en"]
         == "Issue 2 kit(s) to MO-B1 from STOCK: FRAME 2 pcs, WHEEL 4 pcs, BELL 2 pcs, BOLT 8 pcs."
     )
-    done = confirm_as(bike, out["proposal_id"])
+    done = confirm_as(bike, out["proposal_id"], WAREHOUSE)
     assert done["result"]["code"] == "MI-00001"
     assert moves(bike, "MO-B1") == [
         ("issue", "FRAME", 2, "STOCK", "PRODUCTION", 50, ""),
@@ -104,19 +102,19 @@ def test_bike_order_from_release_to_close(bike: str) -> None:
     assert comps["FRAME"] == (2, 5) and comps["WHEEL"] == (4, 10)
 
     # ---- a second batch (分批领料): the other 3 frames
-    do(bike, "propose_material_issue", order="MO-B1", lines=[{"item": "FRAME", "qty": 3}])
+    do(bike, "propose_material_issue", WAREHOUSE, order="MO-B1", lines=[{"item": "FRAME", "qty": 3}])
     assert order_state(bike, "MO-B1")[2]["FRAME"] == (5, 5)
     assert stock(bike, "FRAME") == {"FRAME": 5}
 
     # ---- one more frame is an over-issue: refused without a reason, then a planner must confirm
     before = counts(bike)
     with pytest.raises(ToolError) as err:
-        propose(bike, "propose_material_issue", order="MO-B1", lines=[{"item": "FRAME", "qty": 1}])
+        call(bike, "propose_material_issue", order="MO-B1", lines=[{"item": "FRAME", "qty": 1}])
     assert err.value.code == "invalid_input"
     assert err.value.details["field"] == "reason"
     assert "takes it to 6 of 5 required" in err.value.message
     assert counts(bike) == before
-    out = propose(
+    out = call(
         bike,
         "propose_material_issue",
         order="MO-B1",
@@ -135,6 +133,7 @@ def test_bike_order_from_release_to_close(bike: str) -> None:
     do(
         bike,
         "propose_material_return",
+        WAREHOUSE,
         order="MO-B1",
         lines=[{"item": "FRAME", "qty": 1}],
         reason="spare not used",
@@ -147,16 +146,16 @@ def test_bike_order_from_release_to_close(bike: str) -> None:
     assert stock(bike, "FRAME") == {"FRAME": 5}
 
     # ---- the wheel sub-order: kit 6 sets (TIRE is backflushed), then its 6 wheels go straight into MO-B1
-    do(bike, "propose_kit_issue", order="MO-W1", sets=6)
+    do(bike, "propose_kit_issue", WAREHOUSE, order="MO-W1", sets=6)
     assert moves(bike, "MO-W1") == [
         ("issue", "RIM", 6, "STOCK", "PRODUCTION", 8, ""),
         ("issue", "SPOKE", D("220.32"), "STOCK", "PRODUCTION", D("0.2"), ""),
     ]
-    out = propose(bike, "propose_completion_receipt", order="MO-W1", qty=6, into_order="MO-B1")
+    out = call(bike, "propose_completion_receipt", order="MO-W1", qty=6, into_order="MO-B1")
     assert out["summary_zh"] == (
         "MO-W1 完工 WHEEL 6 pcs 直接转入 MO-B1(半成品流转,不入库);倒冲 TIRE 6 pcs;完工 6/6,订单完工。"
     )
-    done = confirm_as(bike, out["proposal_id"])
+    done = confirm_as(bike, out["proposal_id"], WAREHOUSE)
     # per wheel: RIM 1 x 8 + SPOKE 36.72 x 0.2 = 7.344 + TIRE 1 x 6 = 21.344
     assert done["result"]["receipt"] == {
         "code": "CR-00001",
@@ -181,11 +180,11 @@ def test_bike_order_from_release_to_close(bike: str) -> None:
     assert order_state(bike, "MO-B1")[2]["WHEEL"] == (10, 10)  # 4 from stock + 6 flowed in
 
     # ---- partial receipt of 2 bikes backflushes 2 seats (primary SEAT before its substitute)
-    out = propose(bike, "propose_completion_receipt", order="MO-B1", qty=2)
+    out = call(bike, "propose_completion_receipt", order="MO-B1", qty=2)
     assert [(ln["item"], ln["qty"]) for ln in out["backflush"]] == [("SEAT", 2)]
     # BELL 2 of 2 and BOLT 8 of 8 needed are issued, so no warning
     assert out["receipt"]["not_yet_issued"] == []
-    done = confirm_as(bike, out["proposal_id"])
+    done = confirm_as(bike, out["proposal_id"], WAREHOUSE)
     # cost per bike = FRAME 1 x 50 + WHEEL 2 x (4 x 20 + 6 x 21.344) / 10 = 2 x 20.8064 + SEAT 0.8 x 10
     #   + SEAT-B 0.2 x 12 (not charged yet: moving average) + BELL 1 x 3 + BOLT 4 x 0.1
     #   = 50 + 41.6128 + 8 + 2.4 + 3 + 0.4 = 105.4128
@@ -200,7 +199,7 @@ def test_bike_order_from_release_to_close(bike: str) -> None:
     # ---- receiving 4 more would make 6 of 5 (receipt tolerance 0): refused, nothing written
     before = counts(bike)
     with pytest.raises(ToolError) as err:
-        propose(bike, "propose_completion_receipt", order="MO-B1", qty=4)
+        call(bike, "propose_completion_receipt", order="MO-B1", qty=4)
     assert (err.value.code, err.value.details["field"], err.value.details["limit"]) == (
         "invalid_input",
         "qty",
@@ -209,7 +208,7 @@ def test_bike_order_from_release_to_close(bike: str) -> None:
     assert counts(bike) == before
 
     # ---- final receipt of 3: backflush tops SEAT up to 4 and SEAT-B to 1; BELL/BOLT were issued for 2 only
-    out = propose(bike, "propose_completion_receipt", order="MO-B1", qty=3)
+    out = call(bike, "propose_completion_receipt", order="MO-B1", qty=3)
     assert [(ln["item"], ln["qty"]) for ln in out["backflush"]] == [("SEAT", 2), ("SEAT-B", 1)]
     # 5 bikes need BELL 5 and BOLT 20; 2 and 8 issued
     assert out["receipt"]["not_yet_issued"] == [
@@ -220,7 +219,7 @@ def test_bike_order_from_release_to_close(bike: str) -> None:
         "Receive BIKE 3 pcs completed on MO-B1 into STOCK; backflush SEAT 2 pcs, "
         "SEAT-B 1 pcs; 5/5 completed, order complete."
     )
-    done = confirm_as(bike, out["proposal_id"])
+    done = confirm_as(bike, out["proposal_id"], WAREHOUSE)
     # SEAT-B now charged at 12 as well: same 105.4128
     assert done["result"]["receipt"]["unit_cost"] == 105.4128
     status, completed, comps = order_state(bike, "MO-B1")
@@ -236,7 +235,7 @@ def test_bike_order_from_release_to_close(bike: str) -> None:
     ]
 
     # ---- progress as the read tool shows it
-    got = propose(bike, "get_production_order", order="MO-B1")
+    got = call(bike, "get_production_order", order="MO-B1")
     assert (got["status"], got["completed_qty"], got["open_qty"], got["sub_orders"]) == (
         "completed",
         5,
@@ -268,18 +267,18 @@ def test_bike_order_from_release_to_close(bike: str) -> None:
     # material: FRAME 5 x 50 = 250, WHEEL 80 + 128.064 = 208.064, SEAT 4 x 10 = 40, SEAT-B 12, BELL 6, BOLT 0.8
     assert got["material_cost"] == pytest.approx(516.864)
     assert got["received_value"] == pytest.approx(5 * 105.4128)
-    wheel = propose(bike, "get_production_order", order="MO-W1")
+    wheel = call(bike, "get_production_order", order="MO-W1")
     assert wheel["parent_order"] == "MO-B1"
     assert wheel["receipts"][0]["into_order"] == "MO-B1"
 
     # ---- close; a closed order takes no more material
-    out = propose(bike, "propose_close_production_order", order="MO-B1")
+    out = call(bike, "propose_close_production_order", order="MO-B1")
     assert out["leftover"] == [] and out["short"] is False
     confirm_as(bike, out["proposal_id"], PLANNER)
     assert order_state(bike, "MO-B1")[0] == "closed"
     before = counts(bike)
     with pytest.raises(ToolError) as err:
-        propose(bike, "propose_material_issue", order="MO-B1", lines=[{"item": "BELL", "qty": 3}])
+        call(bike, "propose_material_issue", order="MO-B1", lines=[{"item": "BELL", "qty": 3}])
     assert err.value.code == "conflict"
     assert err.value.details == {
         "record": "MO-B1",
@@ -289,9 +288,7 @@ def test_bike_order_from_release_to_close(bike: str) -> None:
         "allowed": ["released", "in_progress"],
     }
     with pytest.raises(ToolError) as err:
-        propose(
-            bike, "propose_material_return", order="MO-B1", lines=[{"item": "FRAME", "qty": 1}], reason="x"
-        )
+        call(bike, "propose_material_return", order="MO-B1", lines=[{"item": "FRAME", "qty": 1}], reason="x")
     assert err.value.code == "conflict"
     assert counts(bike) == before
 
@@ -303,8 +300,8 @@ def test_receipt_goes_to_inspection_when_the_item_needs_it(db_url: str) -> None:
             item["inspection_required"] = True
     load_bike_production(db_url, items=data["items"])
     do(db_url, "propose_release_production_orders", PLANNER, orders=["MO-W1"])
-    do(db_url, "propose_kit_issue", order="MO-W1", sets=2)
-    done = do(db_url, "propose_completion_receipt", order="MO-W1", qty=2)
+    do(db_url, "propose_kit_issue", WAREHOUSE, order="MO-W1", sets=2)
+    done = do(db_url, "propose_completion_receipt", WAREHOUSE, order="MO-W1", qty=2)
     assert done["result"]["receipt"]["to_location"] == "QC"
     assert moves(db_url, "MO-W1")[-1][:5] == ("production_receipt", "WHEEL", 2, "PRODUCTION", "QC")
     # available stock unchanged (4), 2 waiting in inspection

@@ -10,7 +10,6 @@ from typing import Any
 import yaml
 from sqlmodel import select
 
-from data_model.settings import Settings
 from data_model.stock import on_hand
 from data_model.tables import (
     AuditLog,
@@ -22,9 +21,7 @@ from data_model.tables import (
     StockMove,
 )
 from tests.helpers import BIKE_YAML
-from tools.context import SYSTEM_ACTOR, Actor, open_context
-from tools.proposals import confirm
-from tools.registry import call_tool
+from tools.context import Actor, open_context
 
 WAREHOUSE = Actor("wen", "warehouse")
 PLANNER = Actor("pat", "planner")
@@ -98,26 +95,6 @@ def load_bike_production(url: str, **changes: Any) -> None:
     data.update(changes)
     with open_context(url) as ctx:
         load_dataset(ctx.session, data, reset=True, source="bike-production")
-
-
-def propose(
-    url: str, tool: str, actor: Actor = SYSTEM_ACTOR, settings: Settings | None = None, **args: Any
-) -> dict[str, Any]:
-    with open_context(url, actor=actor, settings=settings) as ctx:
-        return call_tool(ctx, tool, args)
-
-
-def confirm_as(url: str, proposal_id: str, actor: Actor = WAREHOUSE) -> dict[str, Any]:
-    with open_context(url) as ctx:
-        return confirm(ctx.session, proposal_id, actor).model_dump(mode="json")
-
-
-def do(url: str, tool: str, actor: Actor = WAREHOUSE, **args: Any) -> dict[str, Any]:
-    """Propose and confirm at once; returns the confirmed proposal (its ``result``)."""
-    out = propose(url, tool, **args)
-    done = confirm_as(url, out["proposal_id"], actor)
-    assert done["status"] == "confirmed", done
-    return done
 
 
 def stock(url: str, *codes: str, kinds: tuple[str, ...] = ("stock",)) -> dict[str, Decimal]:

@@ -18,16 +18,14 @@ from sqlmodel import Session, select
 
 from data_model.settings import Settings
 from data_model.tables import Item, ProductionOrder, ProductionOrderComponent, Proposal
+from tests.helpers import call, confirm_as, do
 from tests.integration.test_production_helpers import (
     PLANNER,
     WAREHOUSE,
     audit_entities,
-    confirm_as,
     counts,
-    do,
     load_bike_production,
     order_state,
-    propose,
     stock,
 )
 from tools.catalog.material_issue import PlannedIssueLine, post_material
@@ -104,7 +102,7 @@ def test_bad_input_names_record_and_field_and_writes_nothing(
 ) -> None:
     before = counts(bike)
     with pytest.raises(ToolError) as err:
-        propose(bike, tool, **args)
+        call(bike, tool, **args)
     assert err.value.code == code
     assert err.value.details["field"] == field
     assert counts(bike) == before
@@ -128,7 +126,7 @@ def test_malformed_input_is_refused_by_the_schema(
 ) -> None:
     before = counts(bike)
     with pytest.raises(ToolError) as err:
-        propose(bike, tool, **args)
+        call(bike, tool, **args)
     assert err.value.code == "invalid_input"
     assert err.value.details["errors"][0]["field"] == field
     assert counts(bike) == before
@@ -136,22 +134,22 @@ def test_malformed_input_is_refused_by_the_schema(
 
 def test_cancel_and_close_follow_the_document_states(bike: str) -> None:
     # a planned order with nothing issued can be cancelled
-    out = propose(bike, "propose_cancel_production_order", order="MO-B1", reason="customer cancelled")
+    out = call(bike, "propose_cancel_production_order", order="MO-B1", reason="customer cancelled")
     assert out["summary_zh"] == "取消生产订单 MO-B1(BIKE 5),原因:customer cancelled。"
     confirm_as(bike, out["proposal_id"], PLANNER)
     assert order_state(bike, "MO-B1")[0] == "cancelled"
     assert audit_entities(bike, out["proposal_id"])[1] == ("cancel", "production_order")
     with pytest.raises(ToolError) as err:
-        propose(bike, "propose_release_production_orders", orders=["MO-B1"])
+        call(bike, "propose_release_production_orders", orders=["MO-B1"])
     assert err.value.code == "conflict" and "cancelled" in err.value.message
 
     # an order holding material cannot be cancelled: return it, or close short
-    do(bike, "propose_kit_issue", order="MO-B2", sets=1)  # FRAME 1, WHEEL 2, BELL 1, BOLT 4
+    do(bike, "propose_kit_issue", WAREHOUSE, order="MO-B2", sets=1)  # FRAME 1, WHEEL 2, BELL 1, BOLT 4
     with pytest.raises(ToolError) as err:
-        propose(bike, "propose_cancel_production_order", order="MO-B2", reason="x")
+        call(bike, "propose_cancel_production_order", order="MO-B2", reason="x")
     assert err.value.code == "conflict"
     assert err.value.message == "production order MO-B2 is in_progress: cannot be cancelled (it has started)"
-    out = propose(bike, "propose_close_production_order", order="MO-B2", reason="line stopped")
+    out = call(bike, "propose_close_production_order", order="MO-B2", reason="line stopped")
     # nothing completed, so everything issued is left over: FRAME 1, WHEEL 2, BELL 1, BOLT 4
     assert out["short"] is True
     assert [(x["item"], x["qty"]) for x in out["leftover"]] == [
@@ -166,19 +164,19 @@ def test_cancel_and_close_follow_the_document_states(bike: str) -> None:
 
 def test_allow_negative_stock_lets_an_issue_through(bike: str) -> None:
     lenient = Settings(allow_negative_stock=True)
-    out = propose(bike, ISSUE, settings=lenient, order="MO-B3", lines=[{"item": "WHEEL", "qty": 6}])
-    confirm_as(bike, out["proposal_id"])
+    out = call(bike, ISSUE, settings=lenient, order="MO-B3", lines=[{"item": "WHEEL", "qty": 6}])
+    confirm_as(bike, out["proposal_id"], WAREHOUSE)
     # 4 on hand - 6 issued
     assert stock(bike, "WHEEL") == {"WHEEL": -2}
 
 
 def test_a_proposal_computed_on_stale_stock_is_refused_at_confirmation(bike: str) -> None:
-    first = propose(bike, ISSUE, order="MO-B3", lines=[{"item": "WHEEL", "qty": 4}])
-    second = propose(bike, ISSUE, order="MO-B2", lines=[{"item": "WHEEL", "qty": 4}])
-    confirm_as(bike, first["proposal_id"])
+    first = call(bike, ISSUE, order="MO-B3", lines=[{"item": "WHEEL", "qty": 4}])
+    second = call(bike, ISSUE, order="MO-B2", lines=[{"item": "WHEEL", "qty": 4}])
+    confirm_as(bike, first["proposal_id"], WAREHOUSE)
     before = counts(bike)
     with pytest.raises(ToolError) as err:
-        confirm_as(bike, second["proposal_id"])
+        confirm_as(bike, second["proposal_id"], WAREHOUSE)
     assert err.value.code == "conflict" and err.value.details["stale"] is True
     assert stock(bike, "WHEEL") == {"WHEEL": 0}
     after = counts(bike)
@@ -189,8 +187,8 @@ def test_a_proposal_computed_on_stale_stock_is_refused_at_confirmation(bike: str
 
 def test_concurrent_confirmations_issue_once(bike: str) -> None:
     # two proposals for 8 of the 10 frames each, confirmed at the same moment: exactly one applies
-    a = propose(bike, ISSUE, order="MO-B3", lines=[{"item": "FRAME", "qty": 8}], reason="batch A")
-    b = propose(bike, ISSUE, order="MO-B2", lines=[{"item": "FRAME", "qty": 8}], reason="batch B")
+    a = call(bike, ISSUE, order="MO-B3", lines=[{"item": "FRAME", "qty": 8}], reason="batch A")
+    b = call(bike, ISSUE, order="MO-B2", lines=[{"item": "FRAME", "qty": 8}], reason="batch B")
     barrier = threading.Barrier(2)
     outcomes: list[str] = []
 

@@ -16,15 +16,14 @@ from sqlmodel import select
 
 from data_model.settings import Settings
 from data_model.tables import Bom, Item, ProductionOrder
+from tests.helpers import call, confirm_as, do
 from tests.integration.test_production_helpers import (
     PLANNER,
-    confirm_as,
+    WAREHOUSE,
     counts,
-    do,
     load_bike_production,
     moves,
     order_state,
-    propose,
     stock,
 )
 from tools.context import open_context
@@ -38,7 +37,7 @@ def bike(db_url: str) -> str:
 
 
 def test_merged_issue_allocates_by_due_date_then_code(bike: str) -> None:
-    out = propose(
+    out = call(
         bike,
         "propose_merged_issue",
         orders=["MO-B2", "MO-B3"],
@@ -58,7 +57,7 @@ def test_merged_issue_allocates_by_due_date_then_code(bike: str) -> None:
         "合并领料 MO-B3、MO-B2(从 STOCK):MO-B3 FRAME 3 pcs、MO-B2 FRAME 1 pcs、MO-B3 WHEEL 3 pcs、"
         "MO-B3 BELL 3 pcs、MO-B2 BELL 2 pcs。"
     )
-    done = confirm_as(bike, out["proposal_id"])
+    done = confirm_as(bike, out["proposal_id"], WAREHOUSE)
     assert done["result"]["code"] == "MI-00001" and done["result"]["mode"] == "merged"
     # one document, one move per order and component, each with its order as doc_ref
     assert moves(bike, "MO-B3") == [
@@ -80,14 +79,14 @@ def test_merged_issue_allocates_by_due_date_then_code(bike: str) -> None:
     # order that uses FRAME): refused without a reason, a planner's proposal with one
     before = counts(bike)
     with pytest.raises(ToolError) as err:
-        propose(bike, "propose_merged_issue", orders=["MO-B3", "MO-B2"], lines=[{"item": "FRAME", "qty": 3}])
+        call(bike, "propose_merged_issue", orders=["MO-B3", "MO-B2"], lines=[{"item": "FRAME", "qty": 3}])
     assert (err.value.code, err.value.details["record"], err.value.details["field"]) == (
         "invalid_input",
         "MO-B2",
         "reason",
     )
     assert counts(bike) == before
-    out = propose(
+    out = call(
         bike,
         "propose_merged_issue",
         orders=["MO-B3", "MO-B2"],
@@ -101,14 +100,14 @@ def test_merged_issue_allocates_by_due_date_then_code(bike: str) -> None:
 def test_merged_issue_of_everything_still_to_issue_checks_stock(bike: str) -> None:
     before = counts(bike)
     with pytest.raises(ToolError) as err:
-        propose(bike, "propose_merged_issue", orders=["MO-B2", "MO-B3"])
+        call(bike, "propose_merged_issue", orders=["MO-B2", "MO-B3"])
     # the two orders need WHEEL 2 x 2 + 3 x 2 = 10, 4 in stock
     assert err.value.code == "infeasible"
     assert (
         err.value.message == "orders: not enough WHEEL at STOCK: 4 on hand, 10 pcs to issue to MO-B2, MO-B3"
     )
     assert counts(bike) == before
-    out = propose(
+    out = call(
         bike, "propose_merged_issue", orders=["MO-B2", "MO-B3"], settings=Settings(allow_negative_stock=True)
     )
     # everything but the backflush seats: FRAME 3 + 2, WHEEL 6 + 4, BELL 3 + 2, BOLT 12 + 8
@@ -128,12 +127,12 @@ def test_skip_level_issue_of_a_phantom_kit(bike: str) -> None:
     # the phantom KIT-BK never is an order component: its BELL and BOLT are
     assert set(order_state(bike, "MO-B3")[2]) == {"FRAME", "WHEEL", "SEAT", "BELL", "BOLT"}
     with pytest.raises(ToolError) as err:
-        propose(
+        call(
             bike, "propose_material_issue", order="MO-B3", lines=[{"item": "KIT-BK", "qty": 2, "uom": "pcs"}]
         )
     assert err.value.code == "invalid_input"
     assert err.value.message == "lines.0.uom: KIT-BK is counted in set, not pcs"
-    out = propose(
+    out = call(
         bike, "propose_material_issue", order="MO-B3", lines=[{"item": "KIT-BK", "qty": 2, "uom": "set"}]
     )
     # 2 kits = BELL 2 x 1, BOLT 2 x 4
@@ -145,27 +144,27 @@ def test_skip_level_issue_of_a_phantom_kit(bike: str) -> None:
         out["summary_en"]
         == "Issue to MO-B3 from STOCK: BELL 2 pcs (from kit KIT-BK), BOLT 8 pcs (from kit KIT-BK)."
     )
-    confirm_as(bike, out["proposal_id"])
+    confirm_as(bike, out["proposal_id"], WAREHOUSE)
     assert moves(bike, "MO-B3") == [
         ("issue", "BELL", 2, "STOCK", "PRODUCTION", 3, ""),
         ("issue", "BOLT", 8, "STOCK", "PRODUCTION", D("0.1"), ""),
     ]
     comps = order_state(bike, "MO-B3")[2]
     assert (comps["BELL"], comps["BOLT"]) == ((2, 3), (8, 12))
-    got = propose(bike, "get_production_order", order="MO-B3")
+    got = call(bike, "get_production_order", order="MO-B3")
     assert [(ln["item"], ln["via_phantom"]) for ln in got["issues"][0]["lines"]] == [
         ("BELL", "KIT-BK"),
         ("BOLT", "KIT-BK"),
     ]
     # 2 more kits: BELL 2 + 2 = 4 of 3 required -> over-issue, needs a reason
     with pytest.raises(ToolError) as err:
-        propose(bike, "propose_material_issue", order="MO-B3", lines=[{"item": "KIT-BK", "qty": 2}])
+        call(bike, "propose_material_issue", order="MO-B3", lines=[{"item": "KIT-BK", "qty": 2}])
     assert err.value.details["field"] == "reason"
 
 
 def test_issuing_a_substitute_moves_the_requirement(bike: str) -> None:
     with pytest.raises(ToolError) as err:
-        propose(
+        call(
             bike,
             "propose_material_issue",
             order="MO-B3",
@@ -173,7 +172,7 @@ def test_issuing_a_substitute_moves_the_requirement(bike: str) -> None:
         )
     assert err.value.code == "invalid_input"
     assert err.value.message == "lines.0.substitute_for: BELL is not a substitute of SEAT in the BOM of BIKE"
-    out = propose(
+    out = call(
         bike,
         "propose_material_issue",
         order="MO-B3",
@@ -191,28 +190,30 @@ def test_issuing_a_substitute_moves_the_requirement(bike: str) -> None:
             "ratio": 1,
         }
     ]
-    confirm_as(bike, out["proposal_id"])
+    confirm_as(bike, out["proposal_id"], WAREHOUSE)
     comps = order_state(bike, "MO-B3")[2]
     assert (comps["SEAT"], comps["SEAT-B"]) == ((0, 1), (2, 2))
-    got = propose(bike, "get_production_order", order="MO-B3")
+    got = call(bike, "get_production_order", order="MO-B3")
     assert [(c["item"], c["substitute_for"]) for c in got["components"] if c["item"].startswith("SEAT")] == [
         ("SEAT", None),
         ("SEAT-B", "SEAT"),
     ]
     # completing all 3 bikes backflushes only the 1 SEAT still needed: the seat group needs 3, SEAT-B holds 2
-    do(bike, "propose_kit_issue", order="MO-B3", sets=2)  # FRAME 2, WHEEL 4 (all the stock has)
-    out = propose(bike, "propose_completion_receipt", order="MO-B3", qty=2)
+    do(bike, "propose_kit_issue", WAREHOUSE, order="MO-B3", sets=2)  # FRAME 2, WHEEL 4 (all the stock has)
+    out = call(bike, "propose_completion_receipt", order="MO-B3", qty=2)
     # 2 bikes: group target 2 -> SEAT (required 1) 1, SEAT-B (required 2) 1, SEAT-B already holds 2
     assert [(ln["item"], ln["qty"]) for ln in out["backflush"]] == [("SEAT", 1)]
 
 
 def test_supplement_needs_a_reason_and_tolerance_spares_small_extras(bike: str) -> None:
-    do(bike, "propose_kit_issue", order="MO-B3", sets=2)  # FRAME 2 of 3, WHEEL 4 of 6, BELL 2, BOLT 8
+    do(
+        bike, "propose_kit_issue", WAREHOUSE, order="MO-B3", sets=2
+    )  # FRAME 2 of 3, WHEEL 4 of 6, BELL 2, BOLT 8
     with pytest.raises(ToolError) as err:
-        propose(bike, "propose_supplementary_issue", order="MO-B3", lines=[{"item": "FRAME", "qty": 1}])
+        call(bike, "propose_supplementary_issue", order="MO-B3", lines=[{"item": "FRAME", "qty": 1}])
     assert (err.value.code, err.value.details["errors"][0]["field"]) == ("invalid_input", "reason")
     # FRAME 2 + 2 = 4 of 3 required: beyond 3 x (1 + 0) -> over-issue for a planner
-    out = propose(
+    out = call(
         bike,
         "propose_supplementary_issue",
         order="MO-B3",
@@ -226,7 +227,7 @@ def test_supplement_needs_a_reason_and_tolerance_spares_small_extras(bike: str) 
     )
     # with a 50 % tolerance 4 <= 3 x 1.5 = 4.5: a plain supplement, still carrying its reason
     tolerant = Settings(over_issue_tolerance=0.5)
-    out = propose(
+    out = call(
         bike,
         "propose_supplementary_issue",
         settings=tolerant,
@@ -235,7 +236,7 @@ def test_supplement_needs_a_reason_and_tolerance_spares_small_extras(bike: str) 
         reason="frame bent in welding",
     )
     assert (out["kind"], out["over_issue"]) == ("material_issue", False)
-    confirm_as(bike, out["proposal_id"])
+    confirm_as(bike, out["proposal_id"], WAREHOUSE)
     assert moves(bike, "MO-B3")[-1] == (
         "issue",
         "FRAME",
@@ -246,13 +247,13 @@ def test_supplement_needs_a_reason_and_tolerance_spares_small_extras(bike: str) 
         "frame bent in welding",
     )
     assert order_state(bike, "MO-B3")[2]["FRAME"] == (4, 3)
-    got = propose(bike, "get_production_order", order="MO-B3")
+    got = call(bike, "get_production_order", order="MO-B3")
     frame = next(c for c in got["components"] if c["item"] == "FRAME")
     assert (frame["issued"], frame["remaining"], frame["over_issued"]) == (4, 0, 1)
 
 
 def test_kit_with_backflush_lines_leaves_nothing_to_backflush(bike: str) -> None:
-    out = propose(bike, "propose_kit_issue", order="MO-B2", sets=1, include_backflush=True)
+    out = call(bike, "propose_kit_issue", order="MO-B2", sets=1, include_backflush=True)
     # one set: FRAME 1, WHEEL 2, SEAT 1, BELL 1, BOLT 4
     assert [(ln["item"], ln["qty"]) for ln in out["lines"]] == [
         ("FRAME", 1),
@@ -261,18 +262,18 @@ def test_kit_with_backflush_lines_leaves_nothing_to_backflush(bike: str) -> None
         ("BELL", 1),
         ("BOLT", 4),
     ]
-    confirm_as(bike, out["proposal_id"])
+    confirm_as(bike, out["proposal_id"], WAREHOUSE)
     # completing 1 bike needs SEAT 1, already issued: backflush tops up to what is needed, so nothing
-    out = propose(bike, "propose_completion_receipt", order="MO-B2", qty=1)
+    out = call(bike, "propose_completion_receipt", order="MO-B2", qty=1)
     assert out["backflush"] == []
     # completing the second backflushes the second seat: target 2 - 1 issued
-    confirm_as(bike, out["proposal_id"])
-    do(bike, "propose_kit_issue", order="MO-B2", sets=1)
-    out = propose(bike, "propose_completion_receipt", order="MO-B2", qty=1)
+    confirm_as(bike, out["proposal_id"], WAREHOUSE)
+    do(bike, "propose_kit_issue", WAREHOUSE, order="MO-B2", sets=1)
+    out = call(bike, "propose_completion_receipt", order="MO-B2", qty=1)
     assert [(ln["item"], ln["qty"]) for ln in out["backflush"]] == [("SEAT", 1)]
     # nothing left to issue for another set
     with pytest.raises(ToolError) as err:
-        propose(bike, "propose_kit_issue", order="MO-B2", sets=1)
+        call(bike, "propose_kit_issue", order="MO-B2", sets=1)
     assert err.value.message == "sets: nothing left to issue to MO-B2 for 1 set(s)"
 
 
@@ -285,7 +286,7 @@ def test_release_derives_components_from_the_bom_in_force(bike: str) -> None:
                 code="MO-NEW", item_id=bike_item.id, qty=D(4), due_date=date(2026, 12, 20), status="planned"
             )
         )
-    out = propose(
+    out = call(
         bike,
         "propose_release_production_orders",
         orders=["MO-NEW"],
@@ -321,11 +322,11 @@ def test_release_derives_components_from_the_bom_in_force(bike: str) -> None:
         assert bom is not None and bom.item_id == bike_item.id
     # a released order cannot be released again
     with pytest.raises(ToolError) as err:
-        propose(bike, "propose_release_production_orders", orders=["MO-NEW"])
+        call(bike, "propose_release_production_orders", orders=["MO-NEW"])
     assert err.value.code == "conflict"
     # moving more of a component than is open is refused
     with pytest.raises(ToolError) as err:
-        propose(
+        call(
             bike,
             "propose_release_production_orders",
             orders=["MO-B1"],
@@ -342,16 +343,14 @@ def test_skip_level_issue_on_the_demo_standing_desk(demo_url: str) -> None:
     # SCREW-M6 40 x 16 x 1.05 = 672 (backflush), LEVELER 160, ALLEN-KEY 40
     assert (comps["SCREW-M6"], comps["LEVELER"], comps["ALLEN-KEY"]) == ((0, 672), (0, 160), (0, 40))
     before = stock(demo_url, "SCREW-M6", "LEVELER", "ALLEN-KEY")
-    out = propose(
-        demo_url, "propose_material_issue", order="MO-2612-01", lines=[{"item": "KIT-DSK", "qty": 10}]
-    )
+    out = call(demo_url, "propose_material_issue", order="MO-2612-01", lines=[{"item": "KIT-DSK", "qty": 10}])
     # 10 kits: SCREW-M6 10 x 16.8 = 168, LEVELER 40, ALLEN-KEY 10
     assert [(ln["item"], ln["qty"]) for ln in out["lines"]] == [
         ("SCREW-M6", 168),
         ("LEVELER", 40),
         ("ALLEN-KEY", 10),
     ]
-    confirm_as(demo_url, out["proposal_id"])
+    confirm_as(demo_url, out["proposal_id"], WAREHOUSE)
     after = stock(demo_url, "SCREW-M6", "LEVELER", "ALLEN-KEY")
     assert {k: before[k] - after[k] for k in before} == {"SCREW-M6": 168, "LEVELER": 40, "ALLEN-KEY": 10}
     status, _, comps = order_state(demo_url, "MO-2612-01")

@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import pytest
 
+from tests.helpers import call, confirm_as, do
 from tests.integration.test_production_helpers import (
     QUALITY,
     WAREHOUSE,
     audit_entities,
     bike_production_data,
-    confirm_as,
     counts,
-    do,
     load_bike_production,
     moves,
     order_state,
-    propose,
     stock,
 )
 from tools.errors import ToolError
@@ -32,7 +30,7 @@ def bike(db_url: str) -> str:
 
 
 def test_rework_of_a_returned_bike_carries_its_own_material_cost(bike: str) -> None:
-    out = propose(
+    out = call(
         bike,
         "propose_rework_order",
         original_order="MO-B0",
@@ -57,7 +55,7 @@ def test_rework_of_a_returned_bike_carries_its_own_material_cost(bike: str) -> N
         ("create", "production_order"),
         ("confirm", "rework_order"),
     ]
-    got = propose(bike, "get_production_order", order="RW-00001")
+    got = call(bike, "get_production_order", order="RW-00001")
     assert (got["kind"], got["status"], got["parent_order"], got["item"], got["qty"]) == (
         "rework",
         "released",
@@ -71,16 +69,17 @@ def test_rework_of_a_returned_bike_carries_its_own_material_cost(bike: str) -> N
         "reason": "brake squeaks",
         "original_order": "MO-B0",
     }
-    assert "RW-00001" in propose(bike, "get_production_order", order="MO-B0")["sub_orders"]
+    assert "RW-00001" in call(bike, "get_production_order", order="MO-B0")["sub_orders"]
 
     # the returned bike and a new seat go to the rework order; the bike comes back reworked
     do(
         bike,
         "propose_material_issue",
+        WAREHOUSE,
         order="RW-00001",
         lines=[{"item": "BIKE", "qty": 1}, {"item": "SEAT-B", "qty": 1}],
     )
-    done = do(bike, "propose_completion_receipt", order="RW-00001", qty=1)
+    done = do(bike, "propose_completion_receipt", WAREHOUSE, order="RW-00001", qty=1)
     # a rework receipt is valued at what the reworked unit was issued at (100); the seat stays rework cost
     assert done["result"]["receipt"]["unit_cost"] == 100
     assert moves(bike, "RW-00001") == [
@@ -91,7 +90,7 @@ def test_rework_of_a_returned_bike_carries_its_own_material_cost(bike: str) -> N
     assert order_state(bike, "RW-00001")[:2] == ("completed", 1)
     # BIKE 2 - 1 + 1, SEAT-B 3 - 1
     assert stock(bike, "BIKE", "SEAT-B") == {"BIKE": 2, "SEAT-B": 2}
-    got = propose(bike, "get_production_order", order="RW-00001")
+    got = call(bike, "get_production_order", order="RW-00001")
     # material 100 + 12 charged, 100 received back: the rework cost 12 stays on the rework order
     assert (got["material_cost"], got["received_value"]) == (112, 100)
 
@@ -115,12 +114,13 @@ def test_rework_from_a_failed_inspection_issues_from_qc(db_url: str) -> None:
     do(
         db_url,
         "propose_material_issue",
+        WAREHOUSE,
         order=code,
         from_location="QC",
         lines=[{"item": "WHEEL", "qty": 2}],
     )
-    do(db_url, "propose_material_issue", order=code, lines=[{"item": "RIM", "qty": 2}])
-    done = do(db_url, "propose_completion_receipt", order=code, qty=2)
+    do(db_url, "propose_material_issue", WAREHOUSE, order=code, lines=[{"item": "RIM", "qty": 2}])
+    done = do(db_url, "propose_completion_receipt", WAREHOUSE, order=code, qty=2)
     assert done["result"]["receipt"]["to_location"] == "STOCK"
     assert moves(db_url, code) == [
         ("issue", "WHEEL", 2, "QC", "PRODUCTION", 20, ""),
@@ -149,6 +149,6 @@ def test_rework_from_a_failed_inspection_issues_from_qc(db_url: str) -> None:
 def test_rework_bad_input_writes_nothing(bike: str, args: dict, code: str, field: str) -> None:
     before = counts(bike)
     with pytest.raises(ToolError) as err:
-        propose(bike, "propose_rework_order", **args)
+        call(bike, "propose_rework_order", **args)
     assert (err.value.code, err.value.details["field"]) == (code, field)
     assert counts(bike) == before

@@ -4,25 +4,18 @@ the propose → confirm round trip that records promised dates and reservations.
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 import pytest
 from sqlmodel import select
 
 from data_model.tables import Item, Reservation, SalesOrder, SalesOrderLine
-from tests.helpers import call
+from tests.helpers import call, confirm_as
 from tools.context import Actor, open_context
 from tools.errors import ToolError
-from tools.proposals import confirm
 
 SALES = Actor("sam", "sales")
 WAREHOUSE = Actor("wu", "warehouse")
 CONTRACT_KEYS = {"on_time", "promise", "earliest_full_date", "binding_constraints", "sources", "impacts"}
-
-
-def do_confirm(url: str, proposal_id: str, actor: Actor = SALES) -> dict[str, Any]:
-    with open_context(url) as ctx:
-        return confirm(ctx.session, proposal_id, actor).model_dump(mode="json")
 
 
 def reservations(url: str) -> list[tuple[str, float, str, str, str]]:
@@ -142,10 +135,10 @@ def test_propose_order_promise_round_trip(bike_url: str) -> None:
     assert reservations(bike_url) == [] and promised_dates(bike_url, "SO-100") == {1: None}
 
     with pytest.raises(ToolError) as refused:
-        do_confirm(bike_url, out["proposal_id"], WAREHOUSE)
+        confirm_as(bike_url, out["proposal_id"], WAREHOUSE)
     assert refused.value.code == "forbidden"
 
-    done = do_confirm(bike_url, out["proposal_id"])
+    done = confirm_as(bike_url, out["proposal_id"], SALES)
     assert done["status"] == "confirmed"
     assert done["result"]["promised"] == {"1": "2026-12-15"}
     assert promised_dates(bike_url, "SO-100") == {1: date(2026, 12, 15)}
@@ -155,7 +148,7 @@ def test_propose_order_promise_round_trip(bike_url: str) -> None:
 
     # Promising again replaces the order's reservations (the old ones are kept, released).
     again = call(bike_url, "propose_order_promise", sales_order="SO-100")
-    second = do_confirm(bike_url, again["proposal_id"])
+    second = confirm_as(bike_url, again["proposal_id"], SALES)
     assert second["result"]["released_reservations"] == 7
     rows = reservations(bike_url)
     assert sum(1 for r in rows if r[4] == "active") == 7 and sum(1 for r in rows if r[4] == "released") == 7
@@ -170,13 +163,13 @@ def test_confirm_rechecks_the_reservations(bike_url: str) -> None:
             Reservation(item_id=bike.id, qty=2, demand_type="sales_order_line", demand_ref="SO-9/1")
         )
     with pytest.raises(ToolError) as refused:
-        do_confirm(bike_url, out["proposal_id"])
+        confirm_as(bike_url, out["proposal_id"], SALES)
     assert refused.value.code == "conflict" and "no longer holds" in refused.value.message
     assert promised_dates(bike_url, "SO-100") == {1: None}
 
 
 def test_a_reserved_order_keeps_its_supply(bike_url: str) -> None:
-    do_confirm(bike_url, call(bike_url, "propose_order_promise", sales_order="SO-100")["proposal_id"])
+    confirm_as(bike_url, call(bike_url, "propose_order_promise", sales_order="SO-100")["proposal_id"], SALES)
     # SO-100 now holds its reservations whatever its priority: a priority-1 order cannot take the 2 bikes.
     out = call(bike_url, "promise_order", item="BIKE", qty=2, due_date="2026-12-02", priority=1)
     assert out["on_time"] is False and out["impacts"] == []
@@ -215,7 +208,7 @@ def test_draft_order_of_the_demo_is_confirmed_with_its_promise(demo_url: str) ->
         assert (
             ctx.session.exec(select(SalesOrder).where(SalesOrder.code == "SO-1023")).one().status == "draft"
         )
-    done = do_confirm(demo_url, out["proposal_id"])
+    done = confirm_as(demo_url, out["proposal_id"], SALES)
     assert done["result"]["confirmed_order"] is True
     with open_context(demo_url) as ctx:
         assert (

@@ -11,6 +11,7 @@ import pytest
 from sqlmodel import Session, select
 
 from data_model.tables import AuditLog, Proposal, PurchaseRequisition
+from tests.helpers import call, confirm_as
 from tools.context import Actor, engine_for, open_context
 from tools.errors import ToolError
 from tools.proposals import bump_versions, confirm, current_versions, get_proposal, list_proposals, reject
@@ -22,20 +23,12 @@ MANAGER = Actor("max", "manager")
 
 def propose(url: str, **args: Any) -> dict[str, Any]:
     args.setdefault("lines", [{"item": "BOARD", "qty": 12, "need_date": "2026-12-07"}])
-    with open_context(url, actor=SALES) as ctx:
-        from tools.registry import call_tool
-
-        return call_tool(ctx, "propose_purchase_requests", args)
+    return call(url, "propose_purchase_requests", actor=SALES, **args)
 
 
 def requisitions(url: str) -> list[PurchaseRequisition]:
     with open_context(url) as ctx:
         return list(ctx.session.exec(select(PurchaseRequisition).order_by(PurchaseRequisition.code)).all())
-
-
-def do_confirm(url: str, proposal_id: str, actor: Actor = BUYER, **kw: Any) -> dict[str, Any]:
-    with open_context(url) as ctx:
-        return confirm(ctx.session, proposal_id, actor, **kw).model_dump(mode="json")
 
 
 def audit_actions(url: str, proposal_id: str) -> list[tuple[str, str, str]]:
@@ -117,7 +110,7 @@ def test_propose_refuses_bad_lines_and_stores_nothing(shop_url: str, line: dict[
 
 def test_round_trip_creates_exactly_one_requisition_and_double_confirm_none_extra(shop_url: str) -> None:
     pid = propose(shop_url, source_ref="MO-1 shortage")["proposal_id"]
-    first = do_confirm(shop_url, pid)
+    first = confirm_as(shop_url, pid, BUYER)
     assert (first["status"], first["decided_by"]) == ("confirmed", "bea")
     assert first["result"]["requisitions"] == [
         {
@@ -138,7 +131,7 @@ def test_round_trip_creates_exactly_one_requisition_and_double_confirm_none_extr
         pid,
         "bea",
     )
-    again = do_confirm(shop_url, pid, MANAGER)
+    again = confirm_as(shop_url, pid, MANAGER)
     assert again["result"] == first["result"] and again["decided_by"] == "bea"
     assert len(requisitions(shop_url)) == 1
     assert audit_actions(shop_url, pid) == [
@@ -151,7 +144,7 @@ def test_round_trip_creates_exactly_one_requisition_and_double_confirm_none_extr
 
 
 def test_codes_continue_after_the_highest(shop_url: str) -> None:
-    do_confirm(shop_url, propose(shop_url)["proposal_id"])
+    confirm_as(shop_url, propose(shop_url)["proposal_id"], BUYER)
     two = propose(
         shop_url,
         lines=[
@@ -159,7 +152,7 @@ def test_codes_continue_after_the_highest(shop_url: str) -> None:
             {"item": "SCREW", "qty": 1000, "need_date": "2026-12-08"},
         ],
     )
-    assert [r["code"] for r in do_confirm(shop_url, two["proposal_id"])["result"]["requisitions"]] == [
+    assert [r["code"] for r in confirm_as(shop_url, two["proposal_id"], BUYER)["result"]["requisitions"]] == [
         "PR-00002",
         "PR-00003",
     ]
@@ -168,20 +161,20 @@ def test_codes_continue_after_the_highest(shop_url: str) -> None:
 def test_a_role_that_may_not_approve_is_forbidden_and_nothing_is_written(shop_url: str) -> None:
     pid = propose(shop_url)["proposal_id"]
     with pytest.raises(ToolError) as err:
-        do_confirm(shop_url, pid, SALES)
+        confirm_as(shop_url, pid, SALES)
     assert err.value.code == "forbidden" and err.value.http_status == 403
     assert requisitions(shop_url) == []
     with open_context(shop_url) as ctx:
         assert get_proposal(ctx.session, pid).status == "pending"
-    assert do_confirm(shop_url, pid, MANAGER)["status"] == "confirmed"  # managers approve every kind
+    assert confirm_as(shop_url, pid, MANAGER)["status"] == "confirmed"  # managers approve every kind
 
 
 def test_a_stale_proposal_is_refused_marked_and_nothing_is_written(shop_url: str) -> None:
     stale = propose(shop_url)["proposal_id"]
     fresh = propose(shop_url, lines=[{"item": "SCREW", "qty": 500, "need_date": "2026-12-08"}])["proposal_id"]
-    do_confirm(shop_url, fresh)  # purchasing moves on: 1 -> 2
+    confirm_as(shop_url, fresh, BUYER)  # purchasing moves on: 1 -> 2
     with pytest.raises(ToolError) as err:
-        do_confirm(shop_url, stale)
+        confirm_as(shop_url, stale, BUYER)
     assert err.value.code == "conflict" and err.value.http_status == 409
     assert err.value.details["changed"] == {"purchasing": {"proposed_on": 1, "now": 2}}
     assert [r.proposal_id for r in requisitions(shop_url)] == [fresh]
@@ -189,7 +182,7 @@ def test_a_stale_proposal_is_refused_marked_and_nothing_is_written(shop_url: str
         marked = get_proposal(ctx.session, stale)
         assert marked.status == "failed" and marked.reason.startswith("stale")
     with pytest.raises(ToolError) as err:  # and it stays refused
-        do_confirm(shop_url, stale)
+        confirm_as(shop_url, stale, BUYER)
     assert err.value.code == "conflict"
 
 
@@ -198,7 +191,7 @@ def test_a_write_elsewhere_to_a_domain_it_read_makes_it_stale(shop_url: str) -> 
     with open_context(shop_url) as ctx:
         bump_versions(ctx.session, ["master"])  # e.g. an item's lot rules were edited
     with pytest.raises(ToolError) as err:
-        do_confirm(shop_url, pid)
+        confirm_as(shop_url, pid, BUYER)
     assert err.value.details["changed"] == {"master": {"proposed_on": 1, "now": 2}}
     assert requisitions(shop_url) == []
 
@@ -207,7 +200,7 @@ def test_an_expired_proposal_is_refused(shop_url: str) -> None:
     out = propose(shop_url)
     later = datetime.fromisoformat(out["expires_at"]) + timedelta(seconds=1)
     with pytest.raises(ToolError) as err:
-        do_confirm(shop_url, out["proposal_id"], now=later)
+        confirm_as(shop_url, out["proposal_id"], BUYER, now=later)
     assert err.value.code == "conflict" and "expired" in err.value.message
     assert requisitions(shop_url) == []
     with open_context(shop_url) as ctx:
@@ -237,7 +230,7 @@ def test_reject_then_confirm_is_a_conflict(shop_url: str) -> None:
         assert (out.status, out.decided_by, out.reason) == ("rejected", "sam", "asked twice")
         assert reject(ctx.session, pid, BUYER).decided_by == "sam"  # idempotent
     with pytest.raises(ToolError) as err:
-        do_confirm(shop_url, pid)
+        confirm_as(shop_url, pid, BUYER)
     assert err.value.code == "conflict" and "rejected" in err.value.message
     assert requisitions(shop_url) == []
     with open_context(shop_url) as ctx, pytest.raises(ToolError) as err:

@@ -11,11 +11,10 @@ import yaml
 from sqlmodel import func, select
 
 from data_model.tables import AuditLog, Proposal, PurchaseOrder, PurchaseOrderLine, PurchaseRequisition
+from tests.helpers import call, confirm_as, do
 from tools.context import Actor, open_context
 from tools.dataset_io import load_dataset
 from tools.errors import ToolError
-from tools.proposals import confirm
-from tools.registry import call_tool
 
 BUYER = Actor("bea", "buyer")
 WAREHOUSE = Actor("wes", "warehouse")
@@ -51,20 +50,11 @@ def url(db_url: str) -> str:
     return db_url
 
 
-def call(url: str, name: str, actor: Actor = BUYER, **args: Any) -> dict[str, Any]:
-    with open_context(url, actor=actor) as ctx:
-        return call_tool(ctx, name, args)
-
-
-def confirm_as(url: str, proposal_id: str, actor: Actor = BUYER) -> dict[str, Any]:
-    with open_context(url) as ctx:
-        return confirm(ctx.session, proposal_id, actor).model_dump(mode="json")
-
-
 def requisitions(url: str, lines: list[dict[str, Any]]) -> list[str]:
     """Create approved requisitions through the requisition tool; their codes."""
-    out = call(url, "propose_purchase_requests", lines=lines, source_ref="MRP")
-    result = confirm_as(url, out["proposal_id"])["result"]
+    result = do(url, "propose_purchase_requests", BUYER, proposer=BUYER, lines=lines, source_ref="MRP")[
+        "result"
+    ]
     return [r["code"] for r in result["requisitions"]]
 
 
@@ -90,7 +80,7 @@ def test_requisitions_merge_into_one_order_per_supplier_at_the_merged_quantity_b
         ],
     )
     assert codes == ["PR-00001", "PR-00002", "PR-00003", "PR-00004"]
-    listed = call(url, "list_purchase_requisitions")
+    listed = call(url, "list_purchase_requisitions", actor=BUYER)
     # earliest need date first; all approved and not yet ordered
     assert [(r["code"], r["supplier"], r["status"]) for r in listed["requisitions"]] == [
         ("PR-00003", "STEEL", "approved"),
@@ -99,7 +89,7 @@ def test_requisitions_merge_into_one_order_per_supplier_at_the_merged_quantity_b
         ("PR-00002", "STEEL", "approved"),
     ]
 
-    out = call(url, "propose_purchase_orders", requisitions=codes)
+    out = call(url, "propose_purchase_orders", actor=BUYER, requisitions=codes)
     steel, wood = out["orders"]
     # LEG alone is 15 a piece (120 and 100 are below the 200 break); merged, 120 + 100 = 220 reaches the
     # 200 break: 14. The 500 break is not reached and next year's 11 is not valid on 2026-12-01.
@@ -119,7 +109,7 @@ def test_requisitions_merge_into_one_order_per_supplier_at_the_merged_quantity_b
     assert out["summary_zh"].startswith("新建 2 张采购订单:供应商 STEEL 3 行")
     assert counts(url)[:2] == (0, 0)  # nothing until confirmed
 
-    result = confirm_as(url, out["proposal_id"])["result"]
+    result = confirm_as(url, out["proposal_id"], BUYER)["result"]
     assert [o["code"] for o in result["purchase_orders"]] == ["PO-00001", "PO-00002"]
     with open_context(url) as ctx:
         s = ctx.session
@@ -149,8 +139,8 @@ def test_requisitions_merge_into_one_order_per_supplier_at_the_merged_quantity_b
         "PO-00002",
     ) in audit
     assert sum(1 for a in audit if a[:2] == ("order", "purchase_requisition")) == 4
-    assert call(url, "list_purchase_requisitions")["requisitions"] == []
-    ordered = call(url, "list_purchase_requisitions", status="ordered")["requisitions"]
+    assert call(url, "list_purchase_requisitions", actor=BUYER)["requisitions"] == []
+    ordered = call(url, "list_purchase_requisitions", actor=BUYER, status="ordered")["requisitions"]
     assert {r["code"]: r["purchase_order"] for r in ordered} == {
         "PR-00001": "PO-00001",
         "PR-00002": "PO-00001",
@@ -158,7 +148,7 @@ def test_requisitions_merge_into_one_order_per_supplier_at_the_merged_quantity_b
         "PR-00004": "PO-00002",
     }
     # the new orders are open supply for planning
-    po = call(url, "get_purchase_order", order="PO-00001")
+    po = call(url, "get_purchase_order", actor=BUYER, order="PO-00001")
     assert (po["status"], po["total_amount"], [ln["open_qty"] for ln in po["lines"]]) == (
         "confirmed",
         3480,
@@ -174,7 +164,7 @@ def test_prices_are_those_valid_on_the_order_date(url: str) -> None:
             {"item": "LEG", "qty": 100, "need_date": "2027-01-12"},
         ],
     )
-    out = call(url, "propose_purchase_orders", requisitions=codes, order_date="2027-01-05")
+    out = call(url, "propose_purchase_orders", actor=BUYER, requisitions=codes, order_date="2027-01-05")
     # on 2027-01-05 only next year's row is valid: 220 reaches its 200 break, 11 a piece
     assert [ln["unit_price"] for ln in out["orders"][0]["lines"]] == [11, 11]
     assert out["orders"][0]["total_amount"] == 2420  # 220 x 11
@@ -184,10 +174,10 @@ def test_a_requisition_without_supplier_needs_one_and_falls_back_to_the_unit_cos
     (glue,) = requisitions(url, [{"item": "GLUE", "qty": 4, "need_date": "2026-12-09"}])
     before = counts(url)
     with pytest.raises(ToolError) as err:
-        call(url, "propose_purchase_orders", requisitions=[glue])
+        call(url, "propose_purchase_orders", actor=BUYER, requisitions=[glue])
     assert err.value.code == "invalid_input" and "give supplier" in err.value.message
     assert counts(url) == before
-    out = call(url, "propose_purchase_orders", requisitions=[glue], supplier="WOOD")
+    out = call(url, "propose_purchase_orders", actor=BUYER, requisitions=[glue], supplier="WOOD")
     (line,) = out["orders"][0]["lines"]
     # WOOD has no price for GLUE: the item's unit cost 9 is used, and said so
     assert (line["unit_price"], line["price_source"], line["price_break_qty"], line["amount"]) == (
@@ -206,7 +196,9 @@ def test_bad_requisitions_are_refused_and_nothing_is_written(url: str) -> None:
             {"item": "BOLT", "qty": 10, "need_date": "2026-12-09"},
         ],
     )
-    confirm_as(url, call(url, "propose_purchase_orders", requisitions=[first])["proposal_id"])
+    confirm_as(
+        url, call(url, "propose_purchase_orders", actor=BUYER, requisitions=[first])["proposal_id"], BUYER
+    )
     with open_context(url) as ctx:
         row = ctx.session.exec(select(PurchaseRequisition).where(PurchaseRequisition.code == second)).one()
         row.status = "draft"
@@ -224,16 +216,16 @@ def test_bad_requisitions_are_refused_and_nothing_is_written(url: str) -> None:
     ]
     for codes, code, message in cases:
         with pytest.raises(ToolError) as err:
-            call(url, "propose_purchase_orders", requisitions=codes)
+            call(url, "propose_purchase_orders", actor=BUYER, requisitions=codes)
         assert (err.value.code, message in err.value.message) == (code, True), err.value.message
     assert counts(url) == before
 
 
 def test_only_a_buyer_may_confirm_purchase_orders(url: str) -> None:
     codes = requisitions(url, [{"item": "BOLT", "qty": 10, "need_date": "2026-12-09"}])
-    pid = call(url, "propose_purchase_orders", requisitions=codes)["proposal_id"]
+    pid = call(url, "propose_purchase_orders", actor=BUYER, requisitions=codes)["proposal_id"]
     with pytest.raises(ToolError) as err:
         confirm_as(url, pid, WAREHOUSE)
     assert err.value.code == "forbidden"
     assert counts(url)[0] == 0
-    assert confirm_as(url, pid)["status"] == "confirmed"
+    assert confirm_as(url, pid, BUYER)["status"] == "confirmed"

@@ -23,13 +23,12 @@ from data_model.tables import (
     ReceiptNotice,
     StockMove,
 )
-from tests.helpers import moves, valuation
+from tests.helpers import call, confirm_as, do, moves, valuation
 from tools.catalog.quality import open_inspection
 from tools.context import Actor, engine_for, open_context
 from tools.dataset_io import load_dataset
 from tools.errors import ToolError
 from tools.proposals import confirm
-from tools.registry import call_tool
 from tools.snapshot import load_plant_from_session
 
 WAREHOUSE = Actor("wes", "warehouse")
@@ -63,21 +62,10 @@ def url(db_url: str) -> str:
     return db_url
 
 
-def call(
-    url: str, name: str, actor: Actor = WAREHOUSE, settings: Settings | None = None, **args: Any
-) -> dict[str, Any]:
-    with open_context(url, actor=actor, settings=settings) as ctx:
-        return call_tool(ctx, name, args)
-
-
-def confirm_as(url: str, proposal_id: str, actor: Actor) -> dict[str, Any]:
-    with open_context(url) as ctx:
-        return confirm(ctx.session, proposal_id, actor).model_dump(mode="json")
-
-
 def receive(url: str, actor: Actor = WAREHOUSE, **args: Any) -> dict[str, Any]:
-    out = call(url, "propose_purchase_receipt", purchase_order="PO-7", **args)
-    return confirm_as(url, out["proposal_id"], actor)["result"]
+    return do(url, "propose_purchase_receipt", actor, proposer=WAREHOUSE, purchase_order="PO-7", **args)[
+        "result"
+    ]
 
 
 def stock(url: str, code: str) -> tuple[Decimal, Decimal]:
@@ -114,6 +102,7 @@ def test_partial_receipt_into_qc_inspection_stock_in_and_return(url: str) -> Non
     out = call(
         url,
         "propose_purchase_receipt",
+        actor=WAREHOUSE,
         purchase_order="PO-7",
         lines=[{"item": "LEG", "qty": 100}, {"line_no": 2, "qty": 400}],
         note="delivery note DN-55",
@@ -152,7 +141,7 @@ def test_partial_receipt_into_qc_inspection_stock_in_and_return(url: str) -> Non
     ]
     assert [(s.id, s.qty) for s in plant.supplies if s.item == "BOLT"] == [("PO-7/2", Decimal(600))]
 
-    pending = call(url, "get_inspection_orders", status="pending")
+    pending = call(url, "get_inspection_orders", actor=WAREHOUSE, status="pending")
     assert pending["pending_qty_by_item"] == {"LEG": 100}
     (iq,) = pending["orders"]
     assert (iq["code"], iq["source_type"], iq["source_ref"], iq["receipt"], iq["supplier"], iq["qty"]) == (
@@ -218,7 +207,7 @@ def test_partial_receipt_into_qc_inspection_stock_in_and_return(url: str) -> Non
         ("inspect", "inspection_order", "IQ-00001"),
     ]
 
-    po = call(url, "get_purchase_order", order="PO-7")
+    po = call(url, "get_purchase_order", actor=WAREHOUSE, order="PO-7")
     assert [
         (ln["received_qty"], ln["open_qty"], ln["accepted_qty"], ln["rejected_qty"], ln["in_inspection_qty"])
         for ln in po["lines"]
@@ -233,7 +222,13 @@ def test_partial_receipt_into_qc_inspection_stock_in_and_return(url: str) -> Non
     assert po_state(url) == ("received", [Decimal(100), Decimal(1000)])
     assert stock(url, "BOLT") == (Decimal(1000), Decimal(0))
     with pytest.raises(ToolError) as err:
-        call(url, "propose_purchase_receipt", purchase_order="PO-7", lines=[{"item": "BOLT", "qty": 1}])
+        call(
+            url,
+            "propose_purchase_receipt",
+            actor=WAREHOUSE,
+            purchase_order="PO-7",
+            lines=[{"item": "BOLT", "qty": 1}],
+        )
     assert err.value.code == "conflict"
     assert "PO-7 is received: nothing can be received on it (everything ordered has been received)" in (
         err.value.message
@@ -244,7 +239,13 @@ def test_receiving_more_than_ordered_is_refused_beyond_the_tolerance(url: str) -
     receive(url, lines=[{"item": "BOLT", "qty": 400}])
     before = row_counts(url)
     with pytest.raises(ToolError) as err:
-        call(url, "propose_purchase_receipt", purchase_order="PO-7", lines=[{"item": "BOLT", "qty": 601}])
+        call(
+            url,
+            "propose_purchase_receipt",
+            actor=WAREHOUSE,
+            purchase_order="PO-7",
+            lines=[{"item": "BOLT", "qty": 601}],
+        )
     assert err.value.code == "invalid_input"
     assert err.value.message == (
         "PO-7 line 2 (BOLT): ordered 1000, received 400; receiving 601 more would make "
@@ -258,6 +259,7 @@ def test_receiving_more_than_ordered_is_refused_beyond_the_tolerance(url: str) -
         call(
             url,
             "propose_purchase_receipt",
+            actor=WAREHOUSE,
             settings=ten,
             purchase_order="PO-7",
             lines=[{"item": "BOLT", "qty": 701}],
@@ -265,6 +267,7 @@ def test_receiving_more_than_ordered_is_refused_beyond_the_tolerance(url: str) -
     out = call(
         url,
         "propose_purchase_receipt",
+        actor=WAREHOUSE,
         settings=ten,
         purchase_order="PO-7",
         lines=[{"item": "BOLT", "qty": 700}],
@@ -308,7 +311,7 @@ def test_receipts_on_closed_or_cancelled_orders_and_bad_lines_change_nothing(url
     ]
     for args, code, message in cases:
         with pytest.raises(ToolError) as err:
-            call(url, "propose_purchase_receipt", **args)
+            call(url, "propose_purchase_receipt", actor=WAREHOUSE, **args)
         assert err.value.code == code and message in err.value.message, (args, err.value.message)
     assert row_counts(url) == before
 
@@ -333,7 +336,7 @@ def test_a_receipt_may_ask_for_inspection_and_quantities_fill_open_lines_by_due_
     assert valuation(url, "BOLT") == (Decimal(0), Decimal(0), Decimal("0.4"))
     # the PO counts what was delivered; the rejected goods are reported, not re-opened
     assert po_state(url) == ("partial", [Decimal(0), Decimal(250)])
-    line = call(url, "get_purchase_order", order="PO-7")["lines"][1]
+    line = call(url, "get_purchase_order", actor=WAREHOUSE, order="PO-7")["lines"][1]
     assert (line["accepted_qty"], line["rejected_qty"], line["receivable_qty"]) == (0, 250, 750)
 
 
@@ -446,8 +449,20 @@ def race(url: str, proposal_ids: list[str], actor: Actor) -> list[dict[str, Any]
 
 def test_two_concurrent_receipts_never_both_apply(url: str) -> None:
     # each alone is fine (60 of 100); together they would over-receive
-    a = call(url, "propose_purchase_receipt", purchase_order="PO-7", lines=[{"item": "LEG", "qty": 60}])
-    b = call(url, "propose_purchase_receipt", purchase_order="PO-7", lines=[{"item": "LEG", "qty": 60}])
+    a = call(
+        url,
+        "propose_purchase_receipt",
+        actor=WAREHOUSE,
+        purchase_order="PO-7",
+        lines=[{"item": "LEG", "qty": 60}],
+    )
+    b = call(
+        url,
+        "propose_purchase_receipt",
+        actor=WAREHOUSE,
+        purchase_order="PO-7",
+        lines=[{"item": "LEG", "qty": 60}],
+    )
     results = race(url, [a["proposal_id"], b["proposal_id"]], WAREHOUSE)
     applied = [r for r in results if isinstance(r, dict)]
     refused = [r for r in results if isinstance(r, ToolError)]
@@ -457,7 +472,13 @@ def test_two_concurrent_receipts_never_both_apply(url: str) -> None:
     assert stock(url, "LEG") == (Decimal(95), Decimal(60))
     assert len(moves(url, "PO-7")) == 1
     # the same proposal confirmed twice at once applies once
-    c = call(url, "propose_purchase_receipt", purchase_order="PO-7", lines=[{"item": "LEG", "qty": 40}])
+    c = call(
+        url,
+        "propose_purchase_receipt",
+        actor=WAREHOUSE,
+        purchase_order="PO-7",
+        lines=[{"item": "LEG", "qty": 40}],
+    )
     twice = race(url, [c["proposal_id"], c["proposal_id"]], WAREHOUSE)
     assert all(isinstance(r, dict) for r in twice), twice
     assert po_state(url) == ("partial", [Decimal(100), Decimal(0)])
@@ -500,7 +521,7 @@ def test_stock_in_qc_without_an_inspection_order_can_be_given_one(url: str) -> N
             unit_cost=Decimal("0.5"),
         )
     receive(url, lines=[{"item": "LEG", "qty": 100}])  # its own inspection order covers the LEG lot
-    view = call(url, "get_inspection_orders")
+    view = call(url, "get_inspection_orders", actor=WAREHOUSE)
     assert [(o["code"], o["item"]) for o in view["orders"]] == [("IQ-00001", "LEG")]
     assert [(u["location"], u["item"], u["qty"]) for u in view["uncovered"]] == [("QC", "BOLT", 30)]
     with pytest.raises(ToolError) as err:
@@ -511,7 +532,7 @@ def test_stock_in_qc_without_an_inspection_order_can_be_given_one(url: str) -> N
     out = call(url, "propose_inspection_order", actor=QUALITY, item="BOLT", source_ref="opening")
     assert out["summary_en"] == "Open an inspection order for BOLT 30 pcs in QC (from opening)."
     assert confirm_as(url, out["proposal_id"], QUALITY)["result"]["code"] == "IQ-00002"
-    assert call(url, "get_inspection_orders")["uncovered"] == []
+    assert call(url, "get_inspection_orders", actor=WAREHOUSE)["uncovered"] == []
     out = call(url, "propose_inspection_result", actor=QUALITY, inspection="IQ-00002", accepted_qty=30)
     confirm_as(url, out["proposal_id"], QUALITY)
     assert stock(url, "BOLT") == (Decimal(30), Decimal(0))

@@ -12,19 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from planning.calendar import WEEKDAY_NAMES, Calendar
-from tests.helpers import call
+from tests.helpers import call, confirm_as
 from tools.context import Actor, open_context
 from tools.dataset_io import load_dataset
 from tools.errors import ToolError
-from tools.proposals import confirm
 
 PLANNER = Actor("pia", "planner")
 SALES = Actor("sam", "sales")
-
-
-def do_confirm(url: str, proposal_id: str, actor: Actor = PLANNER) -> dict[str, Any]:
-    with open_context(url) as ctx:
-        return confirm(ctx.session, proposal_id, actor).model_dump(mode="json")
 
 
 def test_demo_schedule(demo_url: str) -> None:
@@ -67,10 +61,10 @@ def test_dispatch_list_round_trip(demo_url: str) -> None:
     assert all(e["start"] < "2026-12-11" for e in first["entries"])
     assert call(demo_url, "get_dispatch_list")["entries"] == []  # nothing before confirmation
     with pytest.raises(ToolError) as refused:
-        do_confirm(demo_url, first["proposal_id"], SALES)
+        confirm_as(demo_url, first["proposal_id"], SALES)
     assert refused.value.code == "forbidden"
 
-    done = do_confirm(demo_url, first["proposal_id"])
+    done = confirm_as(demo_url, first["proposal_id"], PLANNER)
     assert done["result"]["dispatch_list"] == "DL-00001" and done["result"]["superseded_entries"] == 0
     active = call(demo_url, "get_dispatch_list")
     assert active["dispatch_list"] == "DL-00001" and active["proposal_id"] == first["proposal_id"]
@@ -85,7 +79,7 @@ def test_dispatch_list_round_trip(demo_url: str) -> None:
     assert all(e["start"][:10] <= "2026-12-01" <= e["end"][:10] for e in edge["entries"])
 
     second = call(demo_url, "propose_schedule", horizon_days=5)
-    replaced = do_confirm(demo_url, second["proposal_id"])
+    replaced = confirm_as(demo_url, second["proposal_id"], PLANNER)
     assert replaced["result"]["dispatch_list"] == "DL-00002"
     assert replaced["result"]["superseded_entries"] == len(first["entries"])
     assert call(demo_url, "get_dispatch_list")["dispatch_list"] == "DL-00002"

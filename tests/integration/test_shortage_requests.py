@@ -18,10 +18,10 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from data_model.tables import Item, ProductionOrder, ProductionOrderComponent, PurchaseRequisition, Supplier
-from tests.helpers import call
+from tests.helpers import call, confirm_as
 from tools.context import Actor, open_context
 from tools.errors import ToolError
-from tools.proposals import bump_versions, confirm
+from tools.proposals import bump_versions
 
 BUYER = Actor("bob", "buyer")
 
@@ -85,11 +85,6 @@ def requisitions(url: str) -> list[tuple[str, D, date, str | None, str]]:
         return [(i, D(q), d, s, ref) for i, q, d, s, ref in rows]
 
 
-def confirm_as(url: str, proposal_id: str, actor: Actor = BUYER) -> dict[str, Any]:
-    with open_context(url) as ctx:
-        return confirm(ctx.session, proposal_id, actor).model_dump(mode="json")
-
-
 # ---------------------------------------------------------------- purchase requests for shortages
 
 
@@ -126,7 +121,7 @@ def test_one_click_requests_for_a_production_order(wheel_url: str) -> None:
         "SPOKE 500 pcs needed 2026-12-13 from SUP-S."
     )
     assert requisitions(wheel_url) == []  # nothing is written before confirmation
-    done = confirm_as(wheel_url, out["proposal_id"])
+    done = confirm_as(wheel_url, out["proposal_id"], BUYER)
     assert done["tool"] == "propose_purchase_requests_for_shortages"
     assert requisitions(wheel_url) == [
         ("RIM", D(12), date(2026, 12, 13), "SUP-R", "MO-1 shortage"),
@@ -172,7 +167,7 @@ def test_shortage_requests_are_stale_after_a_stock_change(wheel_url: str) -> Non
     with open_context(wheel_url) as ctx:
         bump_versions(ctx.session, ["stock"])  # e.g. a receipt posted: the shortage may be smaller now
     with pytest.raises(ToolError) as err:
-        confirm_as(wheel_url, out["proposal_id"])
+        confirm_as(wheel_url, out["proposal_id"], BUYER)
     assert err.value.code == "conflict" and "stock" in err.value.details["changed"]
     assert requisitions(wheel_url) == []
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import call
-from tests.integration.test_production_helpers import PLANNER, WAREHOUSE, confirm_as, do
+from tests.helpers import call, confirm_as, do
+from tests.integration.test_production_helpers import PLANNER, WAREHOUSE
 from tools.context import open_context
 from tools.registry import call_tool
 
@@ -103,6 +103,7 @@ def test_usage_variance_after_an_over_issue_with_a_reason(bike_url: str) -> None
     do(
         bike_url,
         "propose_material_issue",
+        WAREHOUSE,
         order=code,
         lines=[{"item": "FRAME", "qty": 2}, {"item": "WHEEL", "qty": 4}, {"item": "SEAT", "qty": 2}],
     )
@@ -119,12 +120,13 @@ def test_usage_variance_after_an_over_issue_with_a_reason(bike_url: str) -> None
     do(
         bike_url,
         "propose_material_return",
+        WAREHOUSE,
         order=code,
         lines=[{"item": "SEAT", "qty": 1}],
         reason="seat damaged in handling",
     )
-    do(bike_url, "propose_material_issue", order=code, lines=[{"item": "SEAT", "qty": 1}])
-    do(bike_url, "propose_completion_receipt", order=code, qty=2)
+    do(bike_url, "propose_material_issue", WAREHOUSE, order=code, lines=[{"item": "SEAT", "qty": 1}])
+    do(bike_url, "propose_completion_receipt", WAREHOUSE, order=code, qty=2)
 
     out = call(bike_url, "get_material_usage_variance", production_order=code)
     [order] = out["orders"]

@@ -23,12 +23,10 @@ from data_model.tables import (
     StockMove,
     SubcontractTerms,
 )
-from tests.helpers import moves, valuation
+from tests.helpers import call, confirm_as, do, moves, valuation
 from tools.context import Actor, open_context
 from tools.dataset_io import load_dataset
 from tools.errors import ToolError
-from tools.proposals import confirm
-from tools.registry import call_tool
 from tools.snapshot import load_plant_from_session
 
 PLANNER = Actor("pia", "planner")
@@ -80,28 +78,14 @@ def url(db_url: str) -> str:
     return db_url
 
 
-def call(url: str, name: str, actor: Actor = WAREHOUSE, **args: Any) -> dict[str, Any]:
-    with open_context(url, actor=actor) as ctx:
-        return call_tool(ctx, name, args)
-
-
-def confirm_as(url: str, proposal_id: str, actor: Actor = WAREHOUSE) -> dict[str, Any]:
-    with open_context(url) as ctx:
-        return confirm(ctx.session, proposal_id, actor).model_dump(mode="json")
-
-
-def do(url: str, name: str, actor: Actor = WAREHOUSE, **args: Any) -> dict[str, Any]:
-    """Propose and confirm; the applied result."""
-    return confirm_as(url, call(url, name, actor, **args)["proposal_id"], actor)["result"]
-
-
 def new_order(url: str, qty: int = 100) -> str:
     out = do(
         url,
         "propose_subcontract_orders",
         PLANNER,
+        proposer=PLANNER,
         lines=[{"item": "FRAME-C", "qty": qty, "due_date": "2026-12-10"}],
-    )
+    )["result"]
     return str(out["subcontract_orders"][0]["code"])
 
 
@@ -136,7 +120,7 @@ def test_send_100_receive_90_with_2_scrapped_return_8_and_close(url: str) -> Non
     out = call(
         url,
         "propose_subcontract_orders",
-        PLANNER,
+        actor=PLANNER,
         lines=[{"item": "FRAME-C", "qty": 100, "due_date": "2026-12-10"}],
     )
     (planned,) = out["orders"]
@@ -171,10 +155,10 @@ def test_send_100_receive_90_with_2_scrapped_return_8_and_close(url: str) -> Non
     assert ("SC-00001", Decimal(100), "subcontract") in [(s.id, s.qty, s.kind.value) for s in plant.supplies]
     assert ("SC-00001", Decimal(100)) in [(d.id, d.qty) for d in plant.demands if d.item == "TUBE"]
 
-    ship = call(url, "propose_subcontract_shipment", order="SC-00001")
+    ship = call(url, "propose_subcontract_shipment", actor=WAREHOUSE, order="SC-00001")
     assert ship["summary_en"] == "Send material for SC-00001: TUBE 100 pcs from STOCK to COAT (SUP-COAT)."
     assert held(url, "TUBE", "STOCK") == 200
-    confirm_as(url, ship["proposal_id"])
+    confirm_as(url, ship["proposal_id"], WAREHOUSE)
     # the coater's location is created on the first shipment; the tubes there are still ours
     with open_context(url) as ctx:
         loc = ctx.session.exec(select(Location).where(Location.code == "SUP-COAT")).one()
@@ -185,7 +169,7 @@ def test_send_100_receive_90_with_2_scrapped_return_8_and_close(url: str) -> Non
         Decimal(2750),
         Decimal("12.5"),
     )  # a transfer values nothing
-    stock_view = call(url, "get_subcontractor_stock", supplier="COAT")["locations"]
+    stock_view = call(url, "get_subcontractor_stock", actor=WAREHOUSE, supplier="COAT")["locations"]
     assert [(s["location"], [(i["item"], i["qty"], i["value"]) for i in s["items"]]) for s in stock_view] == [
         ("SUP-COAT", [("TUBE", 100, 1250)])
     ]  # 100 x 12.5
@@ -193,6 +177,7 @@ def test_send_100_receive_90_with_2_scrapped_return_8_and_close(url: str) -> Non
     rec = call(
         url,
         "propose_subcontract_receipt",
+        actor=WAREHOUSE,
         order="SC-00001",
         qty=90,
         scrap=[{"item": "TUBE", "qty": 2, "reason": "bent in the jig"}],
@@ -205,7 +190,7 @@ def test_send_100_receive_90_with_2_scrapped_return_8_and_close(url: str) -> Non
         rec["to_location"],
         rec["status_after"],
     ) == (1125, 4.5, 17, "STOCK", "in_progress")
-    result = confirm_as(url, rec["proposal_id"])["result"]
+    result = confirm_as(url, rec["proposal_id"], WAREHOUSE)["result"]
     assert (result["code"], result["unit_cost"], result["received_qty"], result["inspection"]) == (
         "RN-00001",
         17,
@@ -218,12 +203,18 @@ def test_send_100_receive_90_with_2_scrapped_return_8_and_close(url: str) -> Non
     assert valuation(url, "TUBE") == (Decimal(128), Decimal(1600), Decimal("12.5"))
 
     with pytest.raises(ToolError) as err:
-        call(url, "propose_subcontract_material_return", order="SC-00001", lines=[{"item": "TUBE", "qty": 9}])
+        call(
+            url,
+            "propose_subcontract_material_return",
+            actor=WAREHOUSE,
+            order="SC-00001",
+            lines=[{"item": "TUBE", "qty": 9}],
+        )
     assert err.value.code == "infeasible" and "only 8 of SC-00001's TUBE are there" in err.value.message
-    back = call(url, "propose_subcontract_material_return", order="SC-00001", close=True)
+    back = call(url, "propose_subcontract_material_return", actor=WAREHOUSE, order="SC-00001", close=True)
     assert [(r["item"], r["qty"]) for r in back["returns"]] == [("TUBE", 8)]  # everything still there
     assert back["status_after"] == "closed"
-    result = confirm_as(url, back["proposal_id"])["result"]
+    result = confirm_as(url, back["proposal_id"], WAREHOUSE)["result"]
     assert result["status"] == "closed"
     assert (held(url, "TUBE", "STOCK"), held(url, "TUBE", "SUP-COAT")) == (108, 0)
 
@@ -234,7 +225,7 @@ def test_send_100_receive_90_with_2_scrapped_return_8_and_close(url: str) -> Non
         ("production_receipt", "FRAME-C", Decimal(90), "PRODUCTION", "STOCK", Decimal(17), ""),
         ("return", "TUBE", Decimal(8), "SUP-COAT", "STOCK", Decimal("12.5"), ""),
     ]
-    view = call(url, "get_subcontract_order", order="SC-00001")
+    view = call(url, "get_subcontract_order", actor=WAREHOUSE, order="SC-00001")
     assert (
         view["status"],
         view["received_qty"],
@@ -270,7 +261,13 @@ def test_send_100_receive_90_with_2_scrapped_return_8_and_close(url: str) -> Non
         ).all()
     assert audit == ["create", "ship", "receive", "return"]
     with pytest.raises(ToolError) as err:
-        call(url, "propose_subcontract_shipment", order="SC-00001", lines=[{"item": "TUBE", "qty": 1}])
+        call(
+            url,
+            "propose_subcontract_shipment",
+            actor=WAREHOUSE,
+            order="SC-00001",
+            lines=[{"item": "TUBE", "qty": 1}],
+        )
     assert (err.value.code, err.value.message) == (
         "conflict",
         "subcontract order SC-00001 is closed: cannot send material (it is closed)",
@@ -279,8 +276,10 @@ def test_send_100_receive_90_with_2_scrapped_return_8_and_close(url: str) -> Non
 
 def test_received_frames_are_inspected_and_rejects_go_back_at_their_cost(url: str) -> None:
     code = new_order(url, 60)
-    do(url, "propose_subcontract_shipment", order=code)
-    result = do(url, "propose_subcontract_receipt", order=code, qty=60, inspect=True)
+    do(url, "propose_subcontract_shipment", WAREHOUSE, proposer=WAREHOUSE, order=code)
+    result = do(
+        url, "propose_subcontract_receipt", WAREHOUSE, proposer=WAREHOUSE, order=code, qty=60, inspect=True
+    )["result"]
     # 60 is below the 100 break: fee 5; 12.5 + 5 = 17.5 a frame
     assert (result["to_location"], result["unit_cost"], result["inspection"], result["status"]) == (
         "QC",
@@ -289,12 +288,13 @@ def test_received_frames_are_inspected_and_rejects_go_back_at_their_cost(url: st
         "completed",
     )
     assert (held(url, "FRAME-C", "QC"), held(url, "FRAME-C", "STOCK")) == (60, 0)
-    (iq,) = call(url, "get_inspection_orders", source_ref=code)["orders"]
+    (iq,) = call(url, "get_inspection_orders", actor=WAREHOUSE, source_ref=code)["orders"]
     assert (iq["source_type"], iq["supplier"], iq["qty"]) == ("subcontract_order", "COAT", 60)
     do(
         url,
         "propose_inspection_result",
         QUALITY,
+        proposer=QUALITY,
         inspection="IQ-00001",
         sampled_qty=8,
         accepted_qty=58,
@@ -312,7 +312,7 @@ def test_received_frames_are_inspected_and_rejects_go_back_at_their_cost(url: st
         "paint runs",
     )
     assert valuation(url, "FRAME-C") == (Decimal(58), Decimal(1015), Decimal("17.5"))  # 58 x 17.5
-    view = call(url, "get_subcontract_order", order=code)
+    view = call(url, "get_subcontract_order", actor=WAREHOUSE, order=code)
     assert (
         view["received_qty"],
         view["accepted_qty"],
@@ -323,7 +323,7 @@ def test_received_frames_are_inspected_and_rejects_go_back_at_their_cost(url: st
 
 
 def test_a_loaded_order_tracks_what_is_already_at_its_subcontractor(url: str) -> None:
-    view = call(url, "get_subcontract_order", order="SC-OLD")
+    view = call(url, "get_subcontract_order", actor=WAREHOUSE, order="SC-OLD")
     # issued 30 before the ledger knew it and 10 frames came back (10 tubes used): 20 are at COAT2
     assert [(m["sent"], m["consumed"], m["at_supplier"], m["to_send"]) for m in view["materials"]] == [
         (30, 10, 20, 0)
@@ -335,17 +335,26 @@ def test_a_loaded_order_tracks_what_is_already_at_its_subcontractor(url: str) ->
         4,
     )
     # COAT2 has no price list and the order no agreed fee: the item's unit cost 6 is the fee
-    result = do(url, "propose_subcontract_receipt", order="SC-OLD", qty=20)
+    result = do(url, "propose_subcontract_receipt", WAREHOUSE, proposer=WAREHOUSE, order="SC-OLD", qty=20)[
+        "result"
+    ]
     assert (result["unit_cost"], result["status"]) == (18.5, "completed")  # 12.5 + 6
     assert held(url, "TUBE", "SUB-COAT2") == 0
-    view = call(url, "get_subcontract_order", order="SC-OLD")
+    view = call(url, "get_subcontract_order", actor=WAREHOUSE, order="SC-OLD")
     assert [(m["consumed"], m["at_supplier"]) for m in view["materials"]] == [(30, 0)]
     assert (view["received_qty"], view["accepted_qty"], view["overdue"]) == (30, 30, False)
 
 
 def test_bad_subcontract_requests_are_refused_and_change_nothing(url: str) -> None:
     code = new_order(url, 100)
-    do(url, "propose_subcontract_shipment", order=code, lines=[{"item": "TUBE", "qty": 50}])
+    do(
+        url,
+        "propose_subcontract_shipment",
+        WAREHOUSE,
+        proposer=WAREHOUSE,
+        order=code,
+        lines=[{"item": "TUBE", "qty": 50}],
+    )
     before = row_counts(url)
     cases: list[tuple[str, dict[str, Any], str, str]] = [
         (
@@ -402,21 +411,29 @@ def test_bad_subcontract_requests_are_refused_and_change_nothing(url: str) -> No
     ]
     for name, args, code_, message in cases:
         with pytest.raises(ToolError) as err:
-            call(url, name, PLANNER if name == "propose_subcontract_orders" else WAREHOUSE, **args)
+            call(url, name, actor=PLANNER if name == "propose_subcontract_orders" else WAREHOUSE, **args)
         assert err.value.code == code_ and message in err.value.message, (name, err.value.message)
     assert row_counts(url) == before
 
 
 def test_sending_more_than_is_in_stock_is_refused(url: str) -> None:
     code = new_order(url, 100)
-    do(url, "propose_subcontract_shipment", order=code, lines=[{"item": "TUBE", "qty": 100}])
+    do(
+        url,
+        "propose_subcontract_shipment",
+        WAREHOUSE,
+        proposer=WAREHOUSE,
+        order=code,
+        lines=[{"item": "TUBE", "qty": 100}],
+    )
     second = do(
         url,
         "propose_subcontract_orders",
         PLANNER,
+        proposer=PLANNER,
         lines=[{"item": "FRAME-C", "qty": 120, "due_date": "2026-12-11"}],
-    )["subcontract_orders"][0]["code"]
+    )["result"]["subcontract_orders"][0]["code"]
     with pytest.raises(ToolError) as err:
-        call(url, "propose_subcontract_shipment", order=second)
+        call(url, "propose_subcontract_shipment", actor=WAREHOUSE, order=second)
     assert err.value.code == "infeasible"
     assert err.value.message == "not enough TUBE at STOCK: 100 on hand, 120 requested"

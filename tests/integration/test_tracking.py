@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 from planning.model import Demand, DemandKind, Supply, SupplyKind
 from planning.shortages import ComponentRequirement, OrderKind, OrderRequirements, analyze_shortages
-from tests.helpers import call
-from tests.integration.test_production_helpers import PLANNER, do
+from tests.helpers import call, do
+from tests.integration.test_production_helpers import PLANNER, WAREHOUSE
 from tools.context import open_context
 from tools.registry import call_tool
 from tools.reports.export import read_back, rows_as_text, run_report, write_table
@@ -46,10 +46,11 @@ def so100_in_production(url: str) -> str:
     do(
         url,
         "propose_material_issue",
+        WAREHOUSE,
         order=code,
         lines=[{"item": "FRAME", "qty": 10}, {"item": "WHEEL", "qty": 4}],
     )
-    do(url, "propose_completion_receipt", order=code, qty=2)
+    do(url, "propose_completion_receipt", WAREHOUSE, order=code, qty=2)
     return code
 
 

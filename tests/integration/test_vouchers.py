@@ -29,9 +29,10 @@ from typer.testing import CliRunner
 
 from cli.finance import app as vouchers_cli
 from data_model.tables import CostResult, CostRun, StockMove, Voucher
+from tests.helpers import call, confirm_as, do
 from tests.integration.test_costing_close import MANAGER, collect, november, three_level_data
-from tests.integration.test_costing_collection import do, load
-from tests.integration.test_production_helpers import PLANNER, QUALITY, WAREHOUSE, confirm_as, propose
+from tests.integration.test_costing_collection import load
+from tests.integration.test_production_helpers import PLANNER, QUALITY, WAREHOUSE
 from tools.context import open_context
 from tools.errors import ToolError
 
@@ -84,17 +85,17 @@ def run_month(url: str) -> None:
        lines=[{"item": "SEAT", "qty": 12}])  # fmt: skip
     november(url)
     collect(url)
-    do(url, "propose_period_close", period=PERIOD)
+    do(url, "propose_period_close", PLANNER, period=PERIOD)
 
 
 def seed(url: str) -> None:
-    out = propose(url, "propose_voucher_account_rules", defaults=True)
+    out = call(url, "propose_voucher_account_rules", defaults=True)
     assert (len(out["accounts"]), len(out["rules"])) == (19, 18)
     confirm_as(url, out["proposal_id"], PLANNER)
 
 
 def generate(url: str, period: str = PERIOD) -> dict[str, Any]:
-    out = propose(url, "propose_voucher_generation", period=period)
+    out = call(url, "propose_voucher_generation", period=period)
     done = confirm_as(url, out["proposal_id"], PLANNER)
     assert done["status"] == "confirmed", done
     return out
@@ -113,7 +114,7 @@ def dims(line: dict[str, Any]) -> str:
 
 
 def voucher_lines(url: str, code: str) -> list[tuple[str, float, float, str]]:
-    out = propose(url, "get_voucher", voucher=code)
+    out = call(url, "get_voucher", voucher=code)
     assert out["debit_total"] == out["credit_total"]
     assert sum(ln["debit"] for ln in out["lines"]) == pytest.approx(out["debit_total"], abs=1e-9)
     assert sum(ln["credit"] for ln in out["lines"]) == pytest.approx(out["credit_total"], abs=1e-9)
@@ -244,7 +245,7 @@ def test_every_voucher_of_the_month_line_by_line(month: str) -> None:
         ("SEAT", 12, "CITY", "RN-00003")
     ]
     assert out["no_entry"] == 12  # 11 opening balances + 9 FRAME from QC to stock
-    listed = propose(month, "list_vouchers", period=PERIOD)
+    listed = call(month, "list_vouchers", period=PERIOD)
     assert [v["voucher"] for v in listed["vouchers"]] == list(EXPECTED)
     for v in listed["vouchers"]:
         date, summary, lines = EXPECTED[v["voucher"]]
@@ -262,7 +263,7 @@ def test_every_voucher_of_the_month_line_by_line(month: str) -> None:
 
 def test_vouchers_trace_their_documents_and_stock_moves(month: str) -> None:
     generate(month)
-    receipt = propose(month, "get_voucher", voucher="记-2026-11-0005")
+    receipt = call(month, "get_voucher", voucher="记-2026-11-0005")
     (consumed, fee_and_goods) = move_ids(month, "SC-1")[1:3]
     assert (receipt["source_type"], receipt["source_ref"], receipt["kind"]) == ("subcontract_order", "SC-1",
                                                                                  "document")  # fmt: skip
@@ -281,12 +282,12 @@ def test_vouchers_trace_their_documents_and_stock_moves(month: str) -> None:
         ("subcontract_order", "SC-1", [fee_and_goods], "委外加工费 SC-1"),
     ]
     # The documents' vouchers can be found from the document.
-    by_doc = propose(month, "list_vouchers", doc_ref="MO-B10")
+    by_doc = call(month, "list_vouchers", doc_ref="MO-B10")
     assert [v["voucher"] for v in by_doc["vouchers"]] == [
         "记-2026-11-0010", "记-2026-11-0011", "记-2026-11-0012", "记-2026-11-0013", "记-2026-11-0014"]  # fmt: skip
-    by_account = propose(month, "list_vouchers", period=PERIOD, account="1408")
+    by_account = call(month, "list_vouchers", period=PERIOD, account="1408")
     assert [v["voucher"] for v in by_account["vouchers"]] == ["记-2026-11-0002", "记-2026-11-0005"]
-    status = propose(month, "get_voucher_status", period=PERIOD)
+    status = call(month, "get_voucher_status", period=PERIOD)
     assert status["production_generated"] and status["close_status"] == "done"
     assert {g["group"]: (g["vouchers"], g["pending"]) for g in status["groups"]} == {
         "purchase": (3, 0), "production": (6, 0), "subcontract": (2, 0), "close": (3, 0)}  # fmt: skip
@@ -294,12 +295,12 @@ def test_vouchers_trace_their_documents_and_stock_moves(month: str) -> None:
 
 
 def test_generation_is_idempotent_and_a_reversal_corrects(month: str) -> None:
-    before = propose(month, "get_voucher_status", period=PERIOD)
+    before = call(month, "get_voucher_status", period=PERIOD)
     assert not before["production_generated"] and before["pending_documents"] == 11
     assert before["close_status"] == "generated"  # the closing would be generated with them
     generate(month)
     with pytest.raises(ToolError) as again:
-        propose(month, "propose_voucher_generation", period=PERIOD)
+        call(month, "propose_voucher_generation", period=PERIOD)
     assert again.value.code == "conflict" and again.value.message.startswith(
         "nothing to generate for 2026-11"
     )
@@ -307,8 +308,8 @@ def test_generation_is_idempotent_and_a_reversal_corrects(month: str) -> None:
     # generations proposed on the same data only the first can be confirmed (the second would double it).
     do(month, "propose_purchase_receipt", WAREHOUSE, purchase_order="PO-S2", lines=[{"item": "SEAT-B", "qty": 3}],
        receipt_date="2026-11-28")  # fmt: skip
-    late = propose(month, "propose_voucher_generation", period=PERIOD)
-    twin = propose(month, "propose_voucher_generation", period=PERIOD)
+    late = call(month, "propose_voucher_generation", period=PERIOD)
+    twin = call(month, "propose_voucher_generation", period=PERIOD)
     assert [(v["voucher"], v["summary"], v["debit_total"]) for v in late["vouchers"]] == [
         ("记-2026-11-0015", "采购入库 RN-00005(PO-S2)", 36)]  # 3 × 12  # fmt: skip
     assert (late["skipped"], late["warnings"]) == (30, [])  # the month's 30 other moves are left alone
@@ -321,16 +322,16 @@ def test_generation_is_idempotent_and_a_reversal_corrects(month: str) -> None:
 
     # The seats of RN-00002 were booked at the wrong price: reverse the voucher (red ink, same date) …
     with pytest.raises(ToolError) as forbidden:
-        confirm_as(month, propose(month, "propose_voucher_reversal", voucher="记-2026-11-0003",
+        confirm_as(month, call(month, "propose_voucher_reversal", voucher="记-2026-11-0003",
                                   reason="单价有误")["proposal_id"], WAREHOUSE)  # fmt: skip
     assert forbidden.value.code == "forbidden"
-    out = propose(month, "propose_voucher_reversal", voucher="记-2026-11-0003", reason="单价有误")
+    out = call(month, "propose_voucher_reversal", voucher="记-2026-11-0003", reason="单价有误")
     assert out["reversal"]["voucher"] == "记-2026-11-0016" and out["reversal_date"] == "2026-11-03"
     assert [(ln["account"], ln["debit"], ln["credit"]) for ln in out["reversal"]["lines"]] == [
         ("1403", -50, 0), ("2202.02", 0, -50)]  # fmt: skip
     confirm_as(month, out["proposal_id"], PLANNER)
-    original = propose(month, "get_voucher", voucher="记-2026-11-0003")
-    reversal = propose(month, "get_voucher", voucher="记-2026-11-0016")
+    original = call(month, "get_voucher", voucher="记-2026-11-0003")
+    reversal = call(month, "get_voucher", voucher="记-2026-11-0016")
     assert (original["status"], original["reversed_by"]) == ("reversed", "记-2026-11-0016")
     assert (reversal["kind"], reversal["reversal_of"], reversal["summary"]) == (
         "reversal", "记-2026-11-0003", "冲销 记-2026-11-0003:单价有误")  # fmt: skip
@@ -341,7 +342,7 @@ def test_generation_is_idempotent_and_a_reversal_corrects(month: str) -> None:
         ("记-2026-11-0017", "采购入库 RN-00002(PO-S1)", 50)]  # fmt: skip
     for code, reason in (("记-2026-11-0003", "again"), ("记-2026-11-0016", "undo")):
         with pytest.raises(ToolError) as refused:
-            propose(month, "propose_voucher_reversal", voucher=code, reason=reason)
+            call(month, "propose_voucher_reversal", voucher=code, reason=reason)
         assert refused.value.code == "conflict"
 
 
@@ -472,17 +473,18 @@ def test_round_trip_overhead_lines_back_through_the_gl_import(month: str, tmp_pa
     do(
         month,
         "propose_account_mapping",
+        PLANNER,
         mappings=[{"account": "5001.03", "pool": "制造费用", "basis": "labor_hours"}],
     )
     do(month, "propose_period_reopen", MANAGER, period=PERIOD, reason="overhead from the ledger")
-    from_sheet = propose(month, "propose_overhead_import", period=PERIOD, file=str(sheet_file))
-    imported = propose(month, "propose_overhead_import", period=PERIOD, file=str(lines))
+    from_sheet = call(month, "propose_overhead_import", period=PERIOD, file=str(sheet_file))
+    imported = call(month, "propose_overhead_import", period=PERIOD, file=str(lines))
     for out in (from_sheet, imported):
         assert out["source"] == "ledger"
         assert [(p["name"], p["amount"], p["basis"], p["before"]) for p in out["pools"]] == [
             ("制造费用", 420, "labor_hours", 420)]  # fmt: skip
     confirm_as(month, imported["proposal_id"], PLANNER)
-    do(month, "propose_period_close", period=PERIOD)
+    do(month, "propose_period_close", PLANNER, period=PERIOD)
     assert results(month) == before  # the cost results are unchanged
 
     # The reopened closing's vouchers are reversed and the new closing's are the same.
@@ -543,7 +545,7 @@ def test_rules_seeded_exported_to_excel_and_imported_back(db_url: str, tmp_path:
     rules_sheet.append(["inventory", "purchase_receipt", "buy", None, None, None, None, "1403.01", "原材料-外购",
                         True, "外购件"])  # fmt: skip
     book.save(path)
-    out = propose(db_url, "propose_voucher_account_rules", file=str(path))
+    out = call(db_url, "propose_voucher_account_rules", file=str(path))
     assert [(a["code"], a["name"], a["change"]) for a in out["accounts"] if a["change"] != "unchanged"] == [
         ("1403.01", "原材料-外购", "new")]  # fmt: skip
     assert [
@@ -555,11 +557,11 @@ def test_rules_seeded_exported_to_excel_and_imported_back(db_url: str, tmp_path:
         ("inventory", "purchase_receipt", "buy", "1403.01", "new"),
     ]
     confirm_as(db_url, out["proposal_id"], PLANNER)
-    listed = propose(db_url, "list_voucher_account_rules")
+    listed = call(db_url, "list_voucher_account_rules")
     assert len(listed["rules"]) == 19 and listed["events"]["purchase_receipt"] == "采购入库"
     do(db_url, "propose_purchase_receipt", WAREHOUSE, purchase_order="PO-S1", lines=[{"item": "SEAT", "qty": 5}],
        receipt_date="2026-11-03")  # fmt: skip
-    preview = propose(db_url, "propose_voucher_generation", period=PERIOD)
+    preview = call(db_url, "propose_voucher_generation", period=PERIOD)
     (receipt,) = [v for v in preview["vouchers"] if v["event"] == "purchase_receipt"]
     assert [(ln["account"], ln["account_name"], ln["debit"], ln["credit"]) for ln in receipt["lines"]] == [
         ("1403.01", "原材料-外购", 50, 0), ("1402", "在途物资", 0, 50)]  # fmt: skip
@@ -568,13 +570,13 @@ def test_rules_seeded_exported_to_excel_and_imported_back(db_url: str, tmp_path:
     bad = tmp_path / "bad.csv"
     bad.write_text("角色,业务,科目编码\nstock,,1403\ninventory,shipping,1405\nwip,,9999\n", encoding="utf-8")
     with pytest.raises(ToolError) as refused:
-        propose(db_url, "propose_voucher_account_rules", file=str(bad))
+        call(db_url, "propose_voucher_account_rules", file=str(bad))
     assert refused.value.code == "invalid_input"
     assert [(e["row"], e["field"]) for e in refused.value.details["errors"]] == [(2, "role"), (3, "event")]
     unknown = tmp_path / "unknown.csv"
     unknown.write_text("role,account\nwip,9999\n", encoding="utf-8")
     with pytest.raises(ToolError) as outside:
-        propose(db_url, "propose_voucher_account_rules", file=str(unknown))
+        call(db_url, "propose_voucher_account_rules", file=str(unknown))
     assert outside.value.message.endswith("wip → 9999: account '9999' is not in the chart of accounts")
 
 

@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 from cli.db import app as db_app
 from data_model.db import make_engine
-from tests.integration.test_production_helpers import WAREHOUSE, do, load_bike_production, propose
+from tests.helpers import call, do
+from tests.integration.test_production_helpers import WAREHOUSE, load_bike_production
 from tests.reliability.conftest import table_rows
 from tools.auth import ensure_demo_users
 from tools.backup import BackupError, backup_database, restore_database
@@ -28,9 +29,9 @@ def _populate(url: str) -> None:
     load_bike_production(url)
     with open_context(url) as ctx:
         ensure_demo_users(ctx.session)
-    do(url, "propose_material_issue", order="MO-B3", lines=[{"item": "FRAME", "qty": 2}])
-    propose(url, "propose_material_issue", order="MO-B2", lines=[{"item": "FRAME", "qty": 1}])
-    rejected = propose(url, "propose_material_issue", order="MO-B2", lines=[{"item": "WHEEL", "qty": 1}])
+    do(url, "propose_material_issue", WAREHOUSE, order="MO-B3", lines=[{"item": "FRAME", "qty": 2}])
+    call(url, "propose_material_issue", order="MO-B2", lines=[{"item": "FRAME", "qty": 1}])
+    rejected = call(url, "propose_material_issue", order="MO-B2", lines=[{"item": "WHEEL", "qty": 1}])
     from tools.proposals import reject
 
     with open_context(url) as ctx:
@@ -61,7 +62,7 @@ def test_round_trip_keeps_every_row_and_the_dataset(
         assert after_rows[name] == rows, name
     assert _export(target) == before_export
     # the restored database goes on working: new ids follow the restored ones (PostgreSQL sequences)
-    do(target, "propose_material_issue", order="MO-B2", lines=[{"item": "FRAME", "qty": 1}])
+    do(target, "propose_material_issue", WAREHOUSE, order="MO-B2", lines=[{"item": "FRAME", "qty": 1}])
     assert len(table_rows(target)["stock_move"]) == len(before_rows["stock_move"]) + 1
 
 
