@@ -16,7 +16,7 @@ os.environ.setdefault("ORDERPILOT_LLM_BASE_URL", "")
 os.environ.setdefault("ORDERPILOT_LLM_API_KEY", "")
 os.environ.setdefault("ORDERPILOT_UI_ENABLED", "false")  # API tests skip building the web app; UI tests ask for it
 
-from tests.helpers import BIKE_COSTING_YAML, BIKE_YAML, DEMO_YAML, load_into
+from tests.helpers import BIKE_COSTING_YAML, BIKE_YAML, DEMO_YAML, load_bike_production, load_into
 
 PG_ENV = "ORDERPILOT_TEST_POSTGRES_URL"
 
@@ -130,6 +130,13 @@ def sqlite_url(tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
 def bike_url(db_url: str) -> str:
     """The acceptance bike factory loaded into a fresh database (both backends)."""
     load_into(db_url, BIKE_YAML)
+    return db_url
+
+
+@pytest.fixture
+def bike_production_url(db_url: str) -> str:
+    """The bike factory with production orders (tests/helpers.py load_bike_production), both backends."""
+    load_bike_production(db_url)
     return db_url
 
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import yaml
 
 if TYPE_CHECKING:
     from data_model.settings import Settings
@@ -25,6 +28,96 @@ def load_into(url: str, path: Path, reset: bool = True) -> None:
 
     with open_context(url) as ctx:
         load_dataset_file(ctx.session, path, reset=reset)
+
+
+def load_dict(url: str, data: dict[str, Any], tmp_path: Path) -> str:
+    """Write ``data`` as a YAML file in ``tmp_path`` and load it from there as `orderpilot load` does; the url."""
+    path = tmp_path / "dataset.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    load_into(url, path)
+    return url
+
+
+def load_data(url: str, data: dict[str, Any], reset: bool = True, source: str = "") -> None:
+    """Load a dataset given as a dict: replace the data (``reset``) or add to it, as `orderpilot load`."""
+    from tools.context import open_context
+    from tools.dataset_io import load_dataset
+
+    with open_context(url) as ctx:
+        load_dataset(ctx.session, data, reset=reset, source=source)
+
+
+def bike_factory_data() -> dict[str, Any]:
+    """The acceptance bike factory (bike_factory.yaml) as a fresh dict, free to change."""
+    return yaml.safe_load(BIKE_YAML.read_text(encoding="utf-8"))
+
+
+@cache
+def _bike_production_text() -> str:
+    """The acceptance bike factory plus what production execution needs (bike_factory.yaml untouched).
+
+    Added: issue methods (SEAT backflushed on BIKE, TIRE on WHEEL), a phantom bell kit KIT-BK on the bike,
+    opening costs for the finished stock, and production orders:
+      MO-B0 2 BIKE completed (for rework), MO-B1 5 BIKE planned, MO-W1 6 WHEEL planned feeding MO-B1,
+      MO-B2 2 BIKE released due 12-10, MO-B3 3 BIKE released due 12-09.
+    """
+    data = bike_factory_data()
+    data["items"] += [
+        {"code": "KIT-BK", "name": "车铃五金包", "uom": "set", "source": "make", "phantom": True},
+        {"code": "BELL", "name": "车铃", "uom": "pcs", "source": "buy", "unit_cost": 3},
+        {"code": "BOLT", "name": "螺栓", "uom": "pcs", "source": "buy", "unit_cost": 0.1},
+    ]
+    boms = {b["parent"]: b for b in data["boms"]}
+    for line in boms["BIKE"]["lines"]:
+        if line["component"] == "SEAT":
+            line["issue_method"] = "backflush"
+    boms["BIKE"]["lines"].append({"component": "KIT-BK", "qty": 1, "issue_method": "kit"})
+    for line in boms["WHEEL"]["lines"]:
+        if line["component"] == "TIRE":
+            line["issue_method"] = "backflush"
+    data["boms"].append(
+        {"parent": "KIT-BK", "lines": [{"component": "BELL", "qty": 1}, {"component": "BOLT", "qty": 4}]}
+    )
+    for row in data["stock"]:
+        if row["item"] == "WHEEL":
+            row["unit_cost"] = 20
+        if row["item"] == "BIKE":
+            row["unit_cost"] = 100
+    data["stock"] += [{"item": "BELL", "qty": 10}, {"item": "BOLT", "qty": 100}]
+    data["production_orders"] = [
+        {
+            "id": "MO-B0",
+            "item": "BIKE",
+            "qty": 2,
+            "due": "2026-11-20",
+            "status": "completed",
+            "completed_qty": 2,
+        },
+        {"id": "MO-B1", "item": "BIKE", "qty": 5, "due": "2026-12-08", "status": "planned"},
+        {
+            "id": "MO-W1",
+            "item": "WHEEL",
+            "qty": 6,
+            "due": "2026-12-04",
+            "status": "planned",
+            "parent_order": "MO-B1",
+        },
+        {"id": "MO-B2", "item": "BIKE", "qty": 2, "due": "2026-12-10", "status": "released"},
+        {"id": "MO-B3", "item": "BIKE", "qty": 3, "due": "2026-12-09", "status": "released"},
+    ]
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False)
+
+
+def bike_production_data() -> dict[str, Any]:
+    """The bike factory with production orders (see _bike_production_text) as a fresh dict."""
+    return yaml.safe_load(_bike_production_text())
+
+
+def load_bike_production(url: str, **changes: Any) -> None:
+    """Load the bike factory with production orders, its top-level sections replaced by ``changes``."""
+    data = bike_production_data()
+    data.update(changes)
+    load_data(url, data, source="bike-production")
 
 
 def call(
@@ -65,6 +158,15 @@ def do(url: str, name: str, actor: Actor, *, proposer: Actor | None = None, **ar
     return done
 
 
+def release_new_production_order(url: str, actor: Actor, **selection: Any) -> str:
+    """Create a production order through propose_production_orders (``items=`` or ``sales_orders=``) and
+    release it, both confirmed by ``actor``; the first order's code."""
+    done = do(url, "propose_production_orders", actor, **selection)
+    code: str = done["result"]["production_orders"][0]["code"]
+    do(url, "propose_release_production_orders", actor, orders=[code])
+    return code
+
+
 def valuation(url: str, code: str) -> tuple[Decimal, Decimal, Decimal]:
     """An item's moving-average valuation: (qty, value, average cost)."""
     from sqlmodel import select
@@ -79,8 +181,13 @@ def valuation(url: str, code: str) -> tuple[Decimal, Decimal, Decimal]:
         return row.qty, row.value, row.avg_cost
 
 
-def moves(url: str, doc_ref: str) -> list[tuple[str, str, Decimal, str, str, Decimal, str]]:
-    """The ledger moves of a document: (type, item, qty, from, to, unit cost, reason), in posting order."""
+def moves(
+    url: str, doc_ref: str, doc_type: str | None = None
+) -> list[tuple[str, str, Decimal, str, str, Decimal, str]]:
+    """The ledger moves of a document: (type, item, qty, from, to, unit cost, reason), in posting order.
+
+    With ``doc_type``, every move of the document must be of that document type.
+    """
     from sqlmodel import select
 
     from data_model.tables import Item, Location, StockMove
@@ -94,6 +201,7 @@ def moves(url: str, doc_ref: str) -> list[tuple[str, str, Decimal, str, str, Dec
             .where(StockMove.doc_ref == doc_ref)
             .order_by(StockMove.id)
         ).all()
+        assert doc_type is None or all(m.doc_type == doc_type for m, _ in rows), [m.doc_type for m, _ in rows]
         return [
             (
                 m.move_type,

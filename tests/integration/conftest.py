@@ -12,6 +12,8 @@ import sqlalchemy as sa
 import yaml
 from sqlalchemy.pool import StaticPool
 
+from tests.helpers import load_data
+
 # 2026-12-01 is a Tuesday; the shop works Monday to Friday.
 SHOP_YAML = """
 today: 2026-12-01
@@ -71,11 +73,7 @@ sales_orders:
 
 
 def load_shop(url: str) -> None:
-    from tools.context import open_context
-    from tools.dataset_io import load_dataset
-
-    with open_context(url) as ctx:
-        load_dataset(ctx.session, yaml.safe_load(SHOP_YAML), reset=True, source="shop")
+    load_data(url, yaml.safe_load(SHOP_YAML), source="shop")
 
 
 @pytest.fixture

@@ -6,19 +6,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from tests.helpers import BIKE_YAML, call, load_into
+from tests.helpers import bike_factory_data, call, load_dict
 from tools.errors import ToolError
 
-BIKE = yaml.safe_load(BIKE_YAML.read_text())
-
-
-def load_dict(url: str, data: dict[str, Any], tmp_path: Path) -> str:
-    path = tmp_path / "dataset.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    load_into(url, path)
-    return url
+BIKE = bike_factory_data()
 
 
 def shortages(out: dict[str, Any], key: str = "shortages") -> list[tuple]:

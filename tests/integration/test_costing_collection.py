@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from openpyxl import Workbook
 from sqlmodel import select
 
@@ -23,10 +22,9 @@ from data_model.tables import (
     OverheadPool,
     ProductionOrder,
 )
-from tests.helpers import BIKE_YAML, call, confirm_as, do
+from tests.helpers import bike_factory_data, call, confirm_as, do, load_data
 from tests.integration.test_production_helpers import PLANNER, WAREHOUSE
 from tools.context import Actor, open_context
-from tools.dataset_io import load_dataset
 from tools.errors import ToolError
 
 SALES = Actor("sam", "sales")
@@ -39,7 +37,7 @@ NOV_30 = date(2026, 11, 30)
 #   TIRE  60 @ 6    + 60 @ 6.5   = 750 / 120  → 6.25
 # a wheel line WHL at 40 an hour (no routing, so WHEEL's BOM standard stays 21.344) and MO-100, 100 wheels.
 def bike_costing_data() -> dict[str, Any]:
-    data = yaml.safe_load(BIKE_YAML.read_text(encoding="utf-8"))
+    data = bike_factory_data()
     data["today"] = "2026-11-30"
     data["stock"] = [row for row in data["stock"] if row["item"] not in ("RIM", "SPOKE", "TIRE")] + [
         {"item": "RIM", "qty": 50, "unit_cost": 8},
@@ -69,8 +67,7 @@ def bike_costing_data() -> dict[str, Any]:
 
 
 def load(url: str, data: dict[str, Any]) -> None:
-    with open_context(url) as ctx:
-        load_dataset(ctx.session, copy.deepcopy(data), reset=True, source="bike-costing")
+    load_data(url, copy.deepcopy(data), source="bike-costing")
 
 
 def inputs(url: str, period: str, order: str) -> dict[str, D]:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.helpers import call
+from tests.helpers import call, load_data
 from tools.errors import ToolError
 
 # FRAME is made (MO-FRAME), painted by a subcontractor (SC-1, FRAME → FRAME-P) and built into BIKE (MO-BIKE)
@@ -76,11 +76,7 @@ costing:
 
 
 def load_text(url: str, text: str) -> None:
-    from tools.context import open_context
-    from tools.dataset_io import load_dataset
-
-    with open_context(url) as ctx:
-        load_dataset(ctx.session, yaml.safe_load(text), reset=True)
+    load_data(url, yaml.safe_load(text))
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from data_model.dataset import DatasetError, write_xlsx
 from data_model.dataset_store import export_dataset
 from data_model.stock import on_hand
 from data_model.tables import Item, ProductionOrderComponent, SalesOrderLine
-from tests.helpers import BIKE_COSTING_YAML, BIKE_YAML, load_into
+from tests.helpers import BIKE_COSTING_YAML, BIKE_YAML, bike_factory_data, load_into
 from tools.context import open_context
 from tools.dataset_io import load_dataset, load_dataset_file
 
@@ -124,7 +124,7 @@ def test_bad_dataset_is_refused_whole_and_changes_nothing(bike_url: str, tmp_pat
 
 
 def test_xlsx_errors_name_the_spreadsheet_row(sqlite_url: str, tmp_path: Path) -> None:
-    data = yaml.safe_load(BIKE_YAML.read_text(encoding="utf-8"))
+    data = bike_factory_data()
     data["boms"][1]["lines"][1]["qty"] = -36  # WHEEL's SPOKE line: the 5th data row of the boms sheet
     workbook = tmp_path / "bad.xlsx"
     write_xlsx(data, workbook)

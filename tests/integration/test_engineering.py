@@ -13,17 +13,16 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-import yaml
 from sqlmodel import select
 from typer.testing import CliRunner
 
 from data_model.tables import AuditLog, Bom, BomLine, Ecn, EcnChange, Item, Proposal
-from tests.helpers import BIKE_YAML, call, confirm_as, load_into
+from tests.helpers import bike_factory_data, call, confirm_as, load_dict
 from tools.context import Actor, open_context
 from tools.errors import ToolError
 from tools.proposals import get_proposal
 
-BIKE = yaml.safe_load(BIKE_YAML.read_text())
+BIKE = bike_factory_data()
 TODAY = date(2026, 12, 1)
 ECN_DAY = date(2026, 12, 10)
 PLANNER = Actor("pat", "planner")
@@ -38,13 +37,6 @@ def counts(url: str) -> dict[str, int]:
             t.__tablename__: ctx.session.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()  # type: ignore[attr-defined]
             for t in (Bom, BomLine, Ecn, EcnChange, Item)
         }
-
-
-def load_dict(url: str, data: dict[str, Any], tmp_path: Path) -> str:
-    path = tmp_path / "dataset.yaml"
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
-    load_into(url, path)
-    return url
 
 
 def draft_seat_ecn(url: str) -> str:

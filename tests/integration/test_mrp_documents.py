@@ -30,7 +30,7 @@ from data_model.tables import (
     SalesOrder,
     SalesOrderLine,
 )
-from tests.helpers import call, confirm_as
+from tests.helpers import call, confirm_as, load_data
 from tools.context import Actor, open_context
 from tools.errors import ToolError
 
@@ -51,14 +51,6 @@ SO_101 = {
         }
     ]
 }
-
-
-def extend(url: str, data: dict[str, Any]) -> None:
-    """Add records to the loaded dataset (as `orderpilot load` without --reset; bumps every data version)."""
-    from tools.dataset_io import load_dataset
-
-    with open_context(url) as ctx:
-        load_dataset(ctx.session, data, reset=False, source="test")
 
 
 def requisitions(url: str) -> list[tuple[str, D, date, str]]:
@@ -217,7 +209,7 @@ def test_release_selected_suggestions(bike_url: str) -> None:
 
 
 def test_two_suggestions_of_one_item_within_the_window_merge(bike_url: str) -> None:
-    extend(bike_url, SO_101)
+    load_data(bike_url, SO_101, reset=False, source="test")
     spokes = call(bike_url, "run_mrp", item="SPOKE")["suggestions"]
     assert [(s["id"], s["qty"], s["net_qty"], s["due_date"]) for s in spokes] == [
         ("PL-SPOKE-1", 500, 287.52, "2026-12-13"),
@@ -254,7 +246,7 @@ def test_two_suggestions_of_one_item_within_the_window_merge(bike_url: str) -> N
 
 
 def test_merge_rules(bike_url: str) -> None:
-    extend(bike_url, SO_101)
+    load_data(bike_url, SO_101, reset=False, source="test")
 
     def spoke_docs(**args: Any) -> list[tuple]:
         return docs(call(bike_url, "propose_release_planned_orders", items=["SPOKE"], **args))
@@ -273,7 +265,7 @@ def test_merge_rules(bike_url: str) -> None:
 
 
 def test_merged_quantity_is_split_above_the_maximum(bike_url: str) -> None:
-    extend(bike_url, SO_101)
+    load_data(bike_url, SO_101, reset=False, source="test")
     with open_context(bike_url) as ctx:
         ctx.session.execute(sa.update(Item).where(Item.code == "BIKE").values(max_order_qty=D(8)))
     # MRP now plans BIKE 8 + 2 (12-15) and 5 (12-18); merged: 15 → lots of 8 and 7, both due 12-15
@@ -286,7 +278,7 @@ def test_merged_quantity_is_split_above_the_maximum(bike_url: str) -> None:
 
 
 def test_subcontract_suggestions_become_subcontract_orders(bike_url: str) -> None:
-    extend(
+    load_data(
         bike_url,
         {
             "items": [
@@ -318,6 +310,8 @@ def test_subcontract_suggestions_become_subcontract_orders(bike_url: str) -> Non
                 }
             ],
         },
+        reset=False,
+        source="test",
     )
     out = call(bike_url, "propose_release_planned_orders", items=["COAT", "COAT2"])
     # COAT 4 due 12-20 at SUP-C, fee 3 per piece, material out 2 days earlier; FRAME 4 to send.
@@ -353,7 +347,9 @@ def test_subcontract_suggestions_become_subcontract_orders(bike_url: str) -> Non
 
 def test_release_is_stale_after_a_data_change(bike_url: str) -> None:
     out = call(bike_url, "propose_release_planned_orders")
-    extend(bike_url, SO_101)  # a new sales order changes what MRP would suggest
+    load_data(
+        bike_url, SO_101, reset=False, source="test"
+    )  # a new sales order changes what MRP would suggest
     with pytest.raises(ToolError) as err:
         confirm_as(bike_url, out["proposal_id"], PLANNER)
     assert err.value.code == "conflict" and err.value.details["stale"] is True
@@ -401,7 +397,7 @@ def test_batch_make_to_order_from_so_100(bike_url: str) -> None:
 
 
 def test_batch_split_by_max_lot_partial_cover_and_make_to_stock(bike_url: str) -> None:
-    extend(bike_url, SO_101)
+    load_data(bike_url, SO_101, reset=False, source="test")
     with open_context(bike_url) as ctx:
         ctx.session.execute(sa.update(Item).where(Item.code == "BIKE").values(max_order_qty=D(5)))
         # SO-100/1 is partly covered by a linked order for 4 bikes, 1 of them made (and not yet shipped)
@@ -449,7 +445,7 @@ def test_batch_split_by_max_lot_partial_cover_and_make_to_stock(bike_url: str) -
 
 
 def test_batch_explodes_phantoms_and_refuses_bought_items(bike_url: str) -> None:
-    extend(
+    load_data(
         bike_url,
         {
             "items": [
@@ -473,6 +469,8 @@ def test_batch_explodes_phantoms_and_refuses_bought_items(bike_url: str) -> None
                 },
             ],
         },
+        reset=False,
+        source="test",
     )
     out = call(
         bike_url, "propose_production_orders", items=[{"item": "TRIKE", "qty": 5, "due_date": "2026-12-10"}]
@@ -492,7 +490,7 @@ def test_batch_explodes_phantoms_and_refuses_bought_items(bike_url: str) -> None
 
 def test_batch_is_stale_after_the_sales_order_changes(bike_url: str) -> None:
     out = call(bike_url, "propose_production_orders", sales_orders=["SO-100"])
-    extend(bike_url, SO_101)
+    load_data(bike_url, SO_101, reset=False, source="test")
     with pytest.raises(ToolError) as err:
         confirm_as(bike_url, out["proposal_id"], PLANNER)
     assert err.value.code == "conflict"

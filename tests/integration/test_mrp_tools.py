@@ -6,14 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import BIKE_YAML, call, load_into
+from tests.helpers import call
 from tools.errors import ToolError
-
-
-@pytest.fixture
-def bike_url(db_url: str) -> str:
-    load_into(db_url, BIKE_YAML)  # through tools.dataset_io, as `orderpilot load` does
-    return db_url
 
 
 def table(out: dict[str, Any]) -> list[tuple]:

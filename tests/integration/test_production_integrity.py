@@ -24,20 +24,12 @@ from tests.integration.test_production_helpers import (
     WAREHOUSE,
     audit_entities,
     counts,
-    load_bike_production,
     order_state,
     stock,
 )
 from tools.catalog.material_issue import PlannedIssueLine, post_material
 from tools.context import engine_for, open_context
 from tools.errors import ToolError
-
-
-@pytest.fixture
-def bike(db_url: str) -> str:
-    load_bike_production(db_url)
-    return db_url
-
 
 ISSUE = "propose_material_issue"
 BAD_INPUTS: list[tuple[str, dict[str, Any], str, str]] = [
@@ -98,14 +90,14 @@ BAD_INPUTS: list[tuple[str, dict[str, Any], str, str]] = [
 
 @pytest.mark.parametrize(("tool", "args", "code", "field"), BAD_INPUTS)
 def test_bad_input_names_record_and_field_and_writes_nothing(
-    bike: str, tool: str, args: dict[str, Any], code: str, field: str
+    bike_production_url: str, tool: str, args: dict[str, Any], code: str, field: str
 ) -> None:
-    before = counts(bike)
+    before = counts(bike_production_url)
     with pytest.raises(ToolError) as err:
-        call(bike, tool, **args)
+        call(bike_production_url, tool, **args)
     assert err.value.code == code
     assert err.value.details["field"] == field
-    assert counts(bike) == before
+    assert counts(bike_production_url) == before
 
 
 @pytest.mark.parametrize(
@@ -122,34 +114,38 @@ def test_bad_input_names_record_and_field_and_writes_nothing(
     ],
 )
 def test_malformed_input_is_refused_by_the_schema(
-    bike: str, tool: str, args: dict[str, Any], field: str
+    bike_production_url: str, tool: str, args: dict[str, Any], field: str
 ) -> None:
-    before = counts(bike)
+    before = counts(bike_production_url)
     with pytest.raises(ToolError) as err:
-        call(bike, tool, **args)
+        call(bike_production_url, tool, **args)
     assert err.value.code == "invalid_input"
     assert err.value.details["errors"][0]["field"] == field
-    assert counts(bike) == before
+    assert counts(bike_production_url) == before
 
 
-def test_cancel_and_close_follow_the_document_states(bike: str) -> None:
+def test_cancel_and_close_follow_the_document_states(bike_production_url: str) -> None:
     # a planned order with nothing issued can be cancelled
-    out = call(bike, "propose_cancel_production_order", order="MO-B1", reason="customer cancelled")
+    out = call(
+        bike_production_url, "propose_cancel_production_order", order="MO-B1", reason="customer cancelled"
+    )
     assert out["summary_zh"] == "取消生产订单 MO-B1(BIKE 5),原因:customer cancelled。"
-    confirm_as(bike, out["proposal_id"], PLANNER)
-    assert order_state(bike, "MO-B1")[0] == "cancelled"
-    assert audit_entities(bike, out["proposal_id"])[1] == ("cancel", "production_order")
+    confirm_as(bike_production_url, out["proposal_id"], PLANNER)
+    assert order_state(bike_production_url, "MO-B1")[0] == "cancelled"
+    assert audit_entities(bike_production_url, out["proposal_id"])[1] == ("cancel", "production_order")
     with pytest.raises(ToolError) as err:
-        call(bike, "propose_release_production_orders", orders=["MO-B1"])
+        call(bike_production_url, "propose_release_production_orders", orders=["MO-B1"])
     assert err.value.code == "conflict" and "cancelled" in err.value.message
 
     # an order holding material cannot be cancelled: return it, or close short
-    do(bike, "propose_kit_issue", WAREHOUSE, order="MO-B2", sets=1)  # FRAME 1, WHEEL 2, BELL 1, BOLT 4
+    do(
+        bike_production_url, "propose_kit_issue", WAREHOUSE, order="MO-B2", sets=1
+    )  # FRAME 1, WHEEL 2, BELL 1, BOLT 4
     with pytest.raises(ToolError) as err:
-        call(bike, "propose_cancel_production_order", order="MO-B2", reason="x")
+        call(bike_production_url, "propose_cancel_production_order", order="MO-B2", reason="x")
     assert err.value.code == "conflict"
     assert err.value.message == "production order MO-B2 is in_progress: cannot be cancelled (it has started)"
-    out = call(bike, "propose_close_production_order", order="MO-B2", reason="line stopped")
+    out = call(bike_production_url, "propose_close_production_order", order="MO-B2", reason="line stopped")
     # nothing completed, so everything issued is left over: FRAME 1, WHEEL 2, BELL 1, BOLT 4
     assert out["short"] is True
     assert [(x["item"], x["qty"]) for x in out["leftover"]] == [
@@ -158,44 +154,46 @@ def test_cancel_and_close_follow_the_document_states(bike: str) -> None:
         ("BELL", 1),
         ("BOLT", 4),
     ]
-    confirm_as(bike, out["proposal_id"], PLANNER)
-    assert order_state(bike, "MO-B2")[0] == "closed"
+    confirm_as(bike_production_url, out["proposal_id"], PLANNER)
+    assert order_state(bike_production_url, "MO-B2")[0] == "closed"
 
 
-def test_allow_negative_stock_lets_an_issue_through(bike: str) -> None:
+def test_allow_negative_stock_lets_an_issue_through(bike_production_url: str) -> None:
     lenient = Settings(allow_negative_stock=True)
-    out = call(bike, ISSUE, settings=lenient, order="MO-B3", lines=[{"item": "WHEEL", "qty": 6}])
-    confirm_as(bike, out["proposal_id"], WAREHOUSE)
+    out = call(
+        bike_production_url, ISSUE, settings=lenient, order="MO-B3", lines=[{"item": "WHEEL", "qty": 6}]
+    )
+    confirm_as(bike_production_url, out["proposal_id"], WAREHOUSE)
     # 4 on hand - 6 issued
-    assert stock(bike, "WHEEL") == {"WHEEL": -2}
+    assert stock(bike_production_url, "WHEEL") == {"WHEEL": -2}
 
 
-def test_a_proposal_computed_on_stale_stock_is_refused_at_confirmation(bike: str) -> None:
-    first = call(bike, ISSUE, order="MO-B3", lines=[{"item": "WHEEL", "qty": 4}])
-    second = call(bike, ISSUE, order="MO-B2", lines=[{"item": "WHEEL", "qty": 4}])
-    confirm_as(bike, first["proposal_id"], WAREHOUSE)
-    before = counts(bike)
+def test_a_proposal_computed_on_stale_stock_is_refused_at_confirmation(bike_production_url: str) -> None:
+    first = call(bike_production_url, ISSUE, order="MO-B3", lines=[{"item": "WHEEL", "qty": 4}])
+    second = call(bike_production_url, ISSUE, order="MO-B2", lines=[{"item": "WHEEL", "qty": 4}])
+    confirm_as(bike_production_url, first["proposal_id"], WAREHOUSE)
+    before = counts(bike_production_url)
     with pytest.raises(ToolError) as err:
-        confirm_as(bike, second["proposal_id"], WAREHOUSE)
+        confirm_as(bike_production_url, second["proposal_id"], WAREHOUSE)
     assert err.value.code == "conflict" and err.value.details["stale"] is True
-    assert stock(bike, "WHEEL") == {"WHEEL": 0}
-    after = counts(bike)
+    assert stock(bike_production_url, "WHEEL") == {"WHEEL": 0}
+    after = counts(bike_production_url)
     assert after["moves"] == before["moves"] and after["issued_total"] == before["issued_total"]
-    with open_context(bike) as ctx:
+    with open_context(bike_production_url) as ctx:
         assert ctx.session.get(Proposal, second["proposal_id"]).status == "failed"
 
 
-def test_concurrent_confirmations_issue_once(bike: str) -> None:
+def test_concurrent_confirmations_issue_once(bike_production_url: str) -> None:
     # two proposals for 8 of the 10 frames each, confirmed at the same moment: exactly one applies
-    a = call(bike, ISSUE, order="MO-B3", lines=[{"item": "FRAME", "qty": 8}], reason="batch A")
-    b = call(bike, ISSUE, order="MO-B2", lines=[{"item": "FRAME", "qty": 8}], reason="batch B")
+    a = call(bike_production_url, ISSUE, order="MO-B3", lines=[{"item": "FRAME", "qty": 8}], reason="batch A")
+    b = call(bike_production_url, ISSUE, order="MO-B2", lines=[{"item": "FRAME", "qty": 8}], reason="batch B")
     barrier = threading.Barrier(2)
     outcomes: list[str] = []
 
     def run(pid: str) -> None:
         barrier.wait()
         try:
-            outcomes.append(confirm_as(bike, pid, PLANNER)["status"])
+            outcomes.append(confirm_as(bike_production_url, pid, PLANNER)["status"])
         except ToolError as exc:
             outcomes.append(exc.code)
 
@@ -205,7 +203,7 @@ def test_concurrent_confirmations_issue_once(bike: str) -> None:
     for t in threads:
         t.join(30)
     assert sorted(outcomes) == ["confirmed", "conflict"]
-    assert stock(bike, "FRAME") == {"FRAME": 2}
+    assert stock(bike_production_url, "FRAME") == {"FRAME": 2}
 
 
 def _frame_line(url: str, order_code: str, qty: int) -> PlannedIssueLine:
@@ -233,17 +231,20 @@ def _frame_line(url: str, order_code: str, qty: int) -> PlannedIssueLine:
         )
 
 
-def test_two_concurrent_issues_never_take_stock_negative(bike: str) -> None:
+def test_two_concurrent_issues_never_take_stock_negative(bike_production_url: str) -> None:
     """The ledger's own guard, below the proposal versions: post_move locks the item rows, so of two
     transactions issuing 8 of 10 frames at once the second sees the first's move and is refused."""
-    if not bike.startswith("postgresql"):
+    if not bike_production_url.startswith("postgresql"):
         pytest.skip("row locks between connections: PostgreSQL (SQLite serializes writers on its file lock)")
-    lines = {"MO-B3": _frame_line(bike, "MO-B3", 8), "MO-B2": _frame_line(bike, "MO-B2", 8)}
+    lines = {
+        "MO-B3": _frame_line(bike_production_url, "MO-B3", 8),
+        "MO-B2": _frame_line(bike_production_url, "MO-B2", 8),
+    }
     barrier = threading.Barrier(2)
     outcomes: dict[str, str] = {}
 
     def run(order_code: str) -> None:
-        with Session(engine_for(bike)) as session:
+        with Session(engine_for(bike_production_url)) as session:
             barrier.wait()
             try:
                 post_material(
@@ -275,4 +276,4 @@ def test_two_concurrent_issues_never_take_stock_negative(bike: str) -> None:
     assert results[0] == "not enough FRAME at STOCK: 2 on hand, 8 requested"
     assert results[1] == "posted"
     # 10 - 8: the loser wrote nothing
-    assert stock(bike, "FRAME") == {"FRAME": 2}
+    assert stock(bike_production_url, "FRAME") == {"FRAME": 2}

@@ -16,29 +16,15 @@ from sqlmodel import select
 
 from data_model.settings import Settings
 from data_model.tables import Bom, Item, ProductionOrder
-from tests.helpers import call, confirm_as, do
-from tests.integration.test_production_helpers import (
-    PLANNER,
-    WAREHOUSE,
-    counts,
-    load_bike_production,
-    moves,
-    order_state,
-    stock,
-)
+from tests.helpers import call, confirm_as, do, moves
+from tests.integration.test_production_helpers import PLANNER, WAREHOUSE, counts, order_state, stock
 from tools.context import open_context
 from tools.errors import ToolError
 
 
-@pytest.fixture
-def bike(db_url: str) -> str:
-    load_bike_production(db_url)
-    return db_url
-
-
-def test_merged_issue_allocates_by_due_date_then_code(bike: str) -> None:
+def test_merged_issue_allocates_by_due_date_then_code(bike_production_url: str) -> None:
     out = call(
-        bike,
+        bike_production_url,
         "propose_merged_issue",
         orders=["MO-B2", "MO-B3"],
         lines=[{"item": "FRAME", "qty": 4}, {"item": "WHEEL", "qty": 3}, {"item": "BELL", "qty": 5}],
@@ -57,37 +43,46 @@ def test_merged_issue_allocates_by_due_date_then_code(bike: str) -> None:
         "合并领料 MO-B3、MO-B2(从 STOCK):MO-B3 FRAME 3 pcs、MO-B2 FRAME 1 pcs、MO-B3 WHEEL 3 pcs、"
         "MO-B3 BELL 3 pcs、MO-B2 BELL 2 pcs。"
     )
-    done = confirm_as(bike, out["proposal_id"], WAREHOUSE)
+    done = confirm_as(bike_production_url, out["proposal_id"], WAREHOUSE)
     assert done["result"]["code"] == "MI-00001" and done["result"]["mode"] == "merged"
     # one document, one move per order and component, each with its order as doc_ref
-    assert moves(bike, "MO-B3") == [
+    assert moves(bike_production_url, "MO-B3", "production_order") == [
         ("issue", "FRAME", 3, "STOCK", "PRODUCTION", 50, ""),
         ("issue", "WHEEL", 3, "STOCK", "PRODUCTION", 20, ""),
         ("issue", "BELL", 3, "STOCK", "PRODUCTION", 3, ""),
     ]
-    assert moves(bike, "MO-B2") == [
+    assert moves(bike_production_url, "MO-B2", "production_order") == [
         ("issue", "FRAME", 1, "STOCK", "PRODUCTION", 50, ""),
         ("issue", "BELL", 2, "STOCK", "PRODUCTION", 3, ""),
     ]
-    assert order_state(bike, "MO-B3")[2]["FRAME"] == (3, 3)
-    assert order_state(bike, "MO-B2")[2]["FRAME"] == (1, 2)
-    assert order_state(bike, "MO-B2")[0] == order_state(bike, "MO-B3")[0] == "in_progress"
+    assert order_state(bike_production_url, "MO-B3")[2]["FRAME"] == (3, 3)
+    assert order_state(bike_production_url, "MO-B2")[2]["FRAME"] == (1, 2)
+    assert (
+        order_state(bike_production_url, "MO-B2")[0]
+        == order_state(bike_production_url, "MO-B3")[0]
+        == "in_progress"
+    )
     # FRAME 10 - 4, WHEEL 4 - 3, BELL 10 - 5
-    assert stock(bike, "FRAME", "WHEEL", "BELL") == {"BELL": 5, "FRAME": 6, "WHEEL": 1}
+    assert stock(bike_production_url, "FRAME", "WHEEL", "BELL") == {"BELL": 5, "FRAME": 6, "WHEEL": 1}
 
     # FRAME 3 more: MO-B3 needs none, MO-B2 needs 1; the other 2 would be an over-issue of MO-B2 (the last
     # order that uses FRAME): refused without a reason, a planner's proposal with one
-    before = counts(bike)
+    before = counts(bike_production_url)
     with pytest.raises(ToolError) as err:
-        call(bike, "propose_merged_issue", orders=["MO-B3", "MO-B2"], lines=[{"item": "FRAME", "qty": 3}])
+        call(
+            bike_production_url,
+            "propose_merged_issue",
+            orders=["MO-B3", "MO-B2"],
+            lines=[{"item": "FRAME", "qty": 3}],
+        )
     assert (err.value.code, err.value.details["record"], err.value.details["field"]) == (
         "invalid_input",
         "MO-B2",
         "reason",
     )
-    assert counts(bike) == before
+    assert counts(bike_production_url) == before
     out = call(
-        bike,
+        bike_production_url,
         "propose_merged_issue",
         orders=["MO-B3", "MO-B2"],
         lines=[{"item": "FRAME", "qty": 3}],
@@ -97,18 +92,21 @@ def test_merged_issue_allocates_by_due_date_then_code(bike: str) -> None:
     assert [(ln["order"], ln["qty"], ln["over_issue"]) for ln in out["lines"]] == [("MO-B2", 3, True)]
 
 
-def test_merged_issue_of_everything_still_to_issue_checks_stock(bike: str) -> None:
-    before = counts(bike)
+def test_merged_issue_of_everything_still_to_issue_checks_stock(bike_production_url: str) -> None:
+    before = counts(bike_production_url)
     with pytest.raises(ToolError) as err:
-        call(bike, "propose_merged_issue", orders=["MO-B2", "MO-B3"])
+        call(bike_production_url, "propose_merged_issue", orders=["MO-B2", "MO-B3"])
     # the two orders need WHEEL 2 x 2 + 3 x 2 = 10, 4 in stock
     assert err.value.code == "infeasible"
     assert (
         err.value.message == "orders: not enough WHEEL at STOCK: 4 on hand, 10 pcs to issue to MO-B2, MO-B3"
     )
-    assert counts(bike) == before
+    assert counts(bike_production_url) == before
     out = call(
-        bike, "propose_merged_issue", orders=["MO-B2", "MO-B3"], settings=Settings(allow_negative_stock=True)
+        bike_production_url,
+        "propose_merged_issue",
+        orders=["MO-B2", "MO-B3"],
+        settings=Settings(allow_negative_stock=True),
     )
     # everything but the backflush seats: FRAME 3 + 2, WHEEL 6 + 4, BELL 3 + 2, BOLT 12 + 8
     assert sorted((ln["order"], ln["item"], ln["qty"]) for ln in out["lines"]) == [
@@ -123,17 +121,23 @@ def test_merged_issue_of_everything_still_to_issue_checks_stock(bike: str) -> No
     ]
 
 
-def test_skip_level_issue_of_a_phantom_kit(bike: str) -> None:
+def test_skip_level_issue_of_a_phantom_kit(bike_production_url: str) -> None:
     # the phantom KIT-BK never is an order component: its BELL and BOLT are
-    assert set(order_state(bike, "MO-B3")[2]) == {"FRAME", "WHEEL", "SEAT", "BELL", "BOLT"}
+    assert set(order_state(bike_production_url, "MO-B3")[2]) == {"FRAME", "WHEEL", "SEAT", "BELL", "BOLT"}
     with pytest.raises(ToolError) as err:
         call(
-            bike, "propose_material_issue", order="MO-B3", lines=[{"item": "KIT-BK", "qty": 2, "uom": "pcs"}]
+            bike_production_url,
+            "propose_material_issue",
+            order="MO-B3",
+            lines=[{"item": "KIT-BK", "qty": 2, "uom": "pcs"}],
         )
     assert err.value.code == "invalid_input"
     assert err.value.message == "lines.0.uom: KIT-BK is counted in set, not pcs"
     out = call(
-        bike, "propose_material_issue", order="MO-B3", lines=[{"item": "KIT-BK", "qty": 2, "uom": "set"}]
+        bike_production_url,
+        "propose_material_issue",
+        order="MO-B3",
+        lines=[{"item": "KIT-BK", "qty": 2, "uom": "set"}],
     )
     # 2 kits = BELL 2 x 1, BOLT 2 x 4
     assert [(ln["item"], ln["qty"], ln["via_phantom"]) for ln in out["lines"]] == [
@@ -144,28 +148,30 @@ def test_skip_level_issue_of_a_phantom_kit(bike: str) -> None:
         out["summary_en"]
         == "Issue to MO-B3 from STOCK: BELL 2 pcs (from kit KIT-BK), BOLT 8 pcs (from kit KIT-BK)."
     )
-    confirm_as(bike, out["proposal_id"], WAREHOUSE)
-    assert moves(bike, "MO-B3") == [
+    confirm_as(bike_production_url, out["proposal_id"], WAREHOUSE)
+    assert moves(bike_production_url, "MO-B3", "production_order") == [
         ("issue", "BELL", 2, "STOCK", "PRODUCTION", 3, ""),
         ("issue", "BOLT", 8, "STOCK", "PRODUCTION", D("0.1"), ""),
     ]
-    comps = order_state(bike, "MO-B3")[2]
+    comps = order_state(bike_production_url, "MO-B3")[2]
     assert (comps["BELL"], comps["BOLT"]) == ((2, 3), (8, 12))
-    got = call(bike, "get_production_order", order="MO-B3")
+    got = call(bike_production_url, "get_production_order", order="MO-B3")
     assert [(ln["item"], ln["via_phantom"]) for ln in got["issues"][0]["lines"]] == [
         ("BELL", "KIT-BK"),
         ("BOLT", "KIT-BK"),
     ]
     # 2 more kits: BELL 2 + 2 = 4 of 3 required -> over-issue, needs a reason
     with pytest.raises(ToolError) as err:
-        call(bike, "propose_material_issue", order="MO-B3", lines=[{"item": "KIT-BK", "qty": 2}])
+        call(
+            bike_production_url, "propose_material_issue", order="MO-B3", lines=[{"item": "KIT-BK", "qty": 2}]
+        )
     assert err.value.details["field"] == "reason"
 
 
-def test_issuing_a_substitute_moves_the_requirement(bike: str) -> None:
+def test_issuing_a_substitute_moves_the_requirement(bike_production_url: str) -> None:
     with pytest.raises(ToolError) as err:
         call(
-            bike,
+            bike_production_url,
             "propose_material_issue",
             order="MO-B3",
             lines=[{"item": "BELL", "qty": 1, "substitute_for": "SEAT"}],
@@ -173,7 +179,7 @@ def test_issuing_a_substitute_moves_the_requirement(bike: str) -> None:
     assert err.value.code == "invalid_input"
     assert err.value.message == "lines.0.substitute_for: BELL is not a substitute of SEAT in the BOM of BIKE"
     out = call(
-        bike,
+        bike_production_url,
         "propose_material_issue",
         order="MO-B3",
         lines=[{"item": "SEAT-B", "qty": 2, "substitute_for": "SEAT"}],
@@ -190,31 +196,38 @@ def test_issuing_a_substitute_moves_the_requirement(bike: str) -> None:
             "ratio": 1,
         }
     ]
-    confirm_as(bike, out["proposal_id"], WAREHOUSE)
-    comps = order_state(bike, "MO-B3")[2]
+    confirm_as(bike_production_url, out["proposal_id"], WAREHOUSE)
+    comps = order_state(bike_production_url, "MO-B3")[2]
     assert (comps["SEAT"], comps["SEAT-B"]) == ((0, 1), (2, 2))
-    got = call(bike, "get_production_order", order="MO-B3")
+    got = call(bike_production_url, "get_production_order", order="MO-B3")
     assert [(c["item"], c["substitute_for"]) for c in got["components"] if c["item"].startswith("SEAT")] == [
         ("SEAT", None),
         ("SEAT-B", "SEAT"),
     ]
     # completing all 3 bikes backflushes only the 1 SEAT still needed: the seat group needs 3, SEAT-B holds 2
-    do(bike, "propose_kit_issue", WAREHOUSE, order="MO-B3", sets=2)  # FRAME 2, WHEEL 4 (all the stock has)
-    out = call(bike, "propose_completion_receipt", order="MO-B3", qty=2)
+    do(
+        bike_production_url, "propose_kit_issue", WAREHOUSE, order="MO-B3", sets=2
+    )  # FRAME 2, WHEEL 4 (all the stock has)
+    out = call(bike_production_url, "propose_completion_receipt", order="MO-B3", qty=2)
     # 2 bikes: group target 2 -> SEAT (required 1) 1, SEAT-B (required 2) 1, SEAT-B already holds 2
     assert [(ln["item"], ln["qty"]) for ln in out["backflush"]] == [("SEAT", 1)]
 
 
-def test_supplement_needs_a_reason_and_tolerance_spares_small_extras(bike: str) -> None:
+def test_supplement_needs_a_reason_and_tolerance_spares_small_extras(bike_production_url: str) -> None:
     do(
-        bike, "propose_kit_issue", WAREHOUSE, order="MO-B3", sets=2
+        bike_production_url, "propose_kit_issue", WAREHOUSE, order="MO-B3", sets=2
     )  # FRAME 2 of 3, WHEEL 4 of 6, BELL 2, BOLT 8
     with pytest.raises(ToolError) as err:
-        call(bike, "propose_supplementary_issue", order="MO-B3", lines=[{"item": "FRAME", "qty": 1}])
+        call(
+            bike_production_url,
+            "propose_supplementary_issue",
+            order="MO-B3",
+            lines=[{"item": "FRAME", "qty": 1}],
+        )
     assert (err.value.code, err.value.details["errors"][0]["field"]) == ("invalid_input", "reason")
     # FRAME 2 + 2 = 4 of 3 required: beyond 3 x (1 + 0) -> over-issue for a planner
     out = call(
-        bike,
+        bike_production_url,
         "propose_supplementary_issue",
         order="MO-B3",
         lines=[{"item": "FRAME", "qty": 2}],
@@ -228,7 +241,7 @@ def test_supplement_needs_a_reason_and_tolerance_spares_small_extras(bike: str) 
     # with a 50 % tolerance 4 <= 3 x 1.5 = 4.5: a plain supplement, still carrying its reason
     tolerant = Settings(over_issue_tolerance=0.5)
     out = call(
-        bike,
+        bike_production_url,
         "propose_supplementary_issue",
         settings=tolerant,
         order="MO-B3",
@@ -236,8 +249,8 @@ def test_supplement_needs_a_reason_and_tolerance_spares_small_extras(bike: str) 
         reason="frame bent in welding",
     )
     assert (out["kind"], out["over_issue"]) == ("material_issue", False)
-    confirm_as(bike, out["proposal_id"], WAREHOUSE)
-    assert moves(bike, "MO-B3")[-1] == (
+    confirm_as(bike_production_url, out["proposal_id"], WAREHOUSE)
+    assert moves(bike_production_url, "MO-B3", "production_order")[-1] == (
         "issue",
         "FRAME",
         2,
@@ -246,14 +259,14 @@ def test_supplement_needs_a_reason_and_tolerance_spares_small_extras(bike: str) 
         50,
         "frame bent in welding",
     )
-    assert order_state(bike, "MO-B3")[2]["FRAME"] == (4, 3)
-    got = call(bike, "get_production_order", order="MO-B3")
+    assert order_state(bike_production_url, "MO-B3")[2]["FRAME"] == (4, 3)
+    got = call(bike_production_url, "get_production_order", order="MO-B3")
     frame = next(c for c in got["components"] if c["item"] == "FRAME")
     assert (frame["issued"], frame["remaining"], frame["over_issued"]) == (4, 0, 1)
 
 
-def test_kit_with_backflush_lines_leaves_nothing_to_backflush(bike: str) -> None:
-    out = call(bike, "propose_kit_issue", order="MO-B2", sets=1, include_backflush=True)
+def test_kit_with_backflush_lines_leaves_nothing_to_backflush(bike_production_url: str) -> None:
+    out = call(bike_production_url, "propose_kit_issue", order="MO-B2", sets=1, include_backflush=True)
     # one set: FRAME 1, WHEEL 2, SEAT 1, BELL 1, BOLT 4
     assert [(ln["item"], ln["qty"]) for ln in out["lines"]] == [
         ("FRAME", 1),
@@ -262,24 +275,24 @@ def test_kit_with_backflush_lines_leaves_nothing_to_backflush(bike: str) -> None
         ("BELL", 1),
         ("BOLT", 4),
     ]
-    confirm_as(bike, out["proposal_id"], WAREHOUSE)
+    confirm_as(bike_production_url, out["proposal_id"], WAREHOUSE)
     # completing 1 bike needs SEAT 1, already issued: backflush tops up to what is needed, so nothing
-    out = call(bike, "propose_completion_receipt", order="MO-B2", qty=1)
+    out = call(bike_production_url, "propose_completion_receipt", order="MO-B2", qty=1)
     assert out["backflush"] == []
     # completing the second backflushes the second seat: target 2 - 1 issued
-    confirm_as(bike, out["proposal_id"], WAREHOUSE)
-    do(bike, "propose_kit_issue", WAREHOUSE, order="MO-B2", sets=1)
-    out = call(bike, "propose_completion_receipt", order="MO-B2", qty=1)
+    confirm_as(bike_production_url, out["proposal_id"], WAREHOUSE)
+    do(bike_production_url, "propose_kit_issue", WAREHOUSE, order="MO-B2", sets=1)
+    out = call(bike_production_url, "propose_completion_receipt", order="MO-B2", qty=1)
     assert [(ln["item"], ln["qty"]) for ln in out["backflush"]] == [("SEAT", 1)]
     # nothing left to issue for another set
     with pytest.raises(ToolError) as err:
-        call(bike, "propose_kit_issue", order="MO-B2", sets=1)
+        call(bike_production_url, "propose_kit_issue", order="MO-B2", sets=1)
     assert err.value.message == "sets: nothing left to issue to MO-B2 for 1 set(s)"
 
 
-def test_release_derives_components_from_the_bom_in_force(bike: str) -> None:
+def test_release_derives_components_from_the_bom_in_force(bike_production_url: str) -> None:
     # an order another tool created without components (the dataset load derives them itself)
-    with open_context(bike) as ctx:
+    with open_context(bike_production_url) as ctx:
         bike_item = ctx.session.exec(select(Item).where(Item.code == "BIKE")).one()
         ctx.session.add(
             ProductionOrder(
@@ -287,7 +300,7 @@ def test_release_derives_components_from_the_bom_in_force(bike: str) -> None:
             )
         )
     out = call(
-        bike,
+        bike_production_url,
         "propose_release_production_orders",
         orders=["MO-NEW"],
         substitutions=[{"order": "MO-NEW", "component": "SEAT", "substitute": "SEAT-B", "qty": 3}],
@@ -305,8 +318,8 @@ def test_release_derives_components_from_the_bom_in_force(bike: str) -> None:
         ("BOLT", 16, "manual", None),
         ("SEAT-B", 3, "backflush", "SEAT"),
     ]
-    confirm_as(bike, out["proposal_id"], PLANNER)
-    status, _, comps = order_state(bike, "MO-NEW")
+    confirm_as(bike_production_url, out["proposal_id"], PLANNER)
+    status, _, comps = order_state(bike_production_url, "MO-NEW")
     assert status == "released"
     assert {k: v[1] for k, v in comps.items()} == {
         "FRAME": 4,
@@ -316,18 +329,18 @@ def test_release_derives_components_from_the_bom_in_force(bike: str) -> None:
         "BOLT": 16,
         "SEAT-B": 3,
     }
-    with open_context(bike) as ctx:
+    with open_context(bike_production_url) as ctx:
         order = ctx.session.exec(select(ProductionOrder).where(ProductionOrder.code == "MO-NEW")).one()
         bom = ctx.session.get(Bom, order.bom_id)
         assert bom is not None and bom.item_id == bike_item.id
     # a released order cannot be released again
     with pytest.raises(ToolError) as err:
-        call(bike, "propose_release_production_orders", orders=["MO-NEW"])
+        call(bike_production_url, "propose_release_production_orders", orders=["MO-NEW"])
     assert err.value.code == "conflict"
     # moving more of a component than is open is refused
     with pytest.raises(ToolError) as err:
         call(
-            bike,
+            bike_production_url,
             "propose_release_production_orders",
             orders=["MO-B1"],
             substitutions=[{"order": "MO-B1", "component": "SEAT", "substitute": "SEAT-B", "qty": 6}],

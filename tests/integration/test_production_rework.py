@@ -8,30 +8,21 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import call, confirm_as, do
+from tests.helpers import bike_production_data, call, confirm_as, do, load_bike_production, moves
 from tests.integration.test_production_helpers import (
     QUALITY,
     WAREHOUSE,
     audit_entities,
-    bike_production_data,
     counts,
-    load_bike_production,
-    moves,
     order_state,
     stock,
 )
 from tools.errors import ToolError
 
 
-@pytest.fixture
-def bike(db_url: str) -> str:
-    load_bike_production(db_url)
-    return db_url
-
-
-def test_rework_of_a_returned_bike_carries_its_own_material_cost(bike: str) -> None:
+def test_rework_of_a_returned_bike_carries_its_own_material_cost(bike_production_url: str) -> None:
     out = call(
-        bike,
+        bike_production_url,
         "propose_rework_order",
         original_order="MO-B0",
         qty=1,
@@ -46,16 +37,16 @@ def test_rework_of_a_returned_bike_carries_its_own_material_cost(bike: str) -> N
         {"item": "SEAT-B", "uom": "pcs", "required": 1},
     ]
     with pytest.raises(ToolError) as err:
-        confirm_as(bike, out["proposal_id"], WAREHOUSE)
+        confirm_as(bike_production_url, out["proposal_id"], WAREHOUSE)
     assert err.value.code == "forbidden"
-    done = confirm_as(bike, out["proposal_id"], QUALITY)
+    done = confirm_as(bike_production_url, out["proposal_id"], QUALITY)
     assert done["result"]["order"]["code"] == "RW-00001"
-    assert audit_entities(bike, out["proposal_id"]) == [
+    assert audit_entities(bike_production_url, out["proposal_id"]) == [
         ("propose", "rework_order"),
         ("create", "production_order"),
         ("confirm", "rework_order"),
     ]
-    got = call(bike, "get_production_order", order="RW-00001")
+    got = call(bike_production_url, "get_production_order", order="RW-00001")
     assert (got["kind"], got["status"], got["parent_order"], got["item"], got["qty"]) == (
         "rework",
         "released",
@@ -69,28 +60,28 @@ def test_rework_of_a_returned_bike_carries_its_own_material_cost(bike: str) -> N
         "reason": "brake squeaks",
         "original_order": "MO-B0",
     }
-    assert "RW-00001" in call(bike, "get_production_order", order="MO-B0")["sub_orders"]
+    assert "RW-00001" in call(bike_production_url, "get_production_order", order="MO-B0")["sub_orders"]
 
     # the returned bike and a new seat go to the rework order; the bike comes back reworked
     do(
-        bike,
+        bike_production_url,
         "propose_material_issue",
         WAREHOUSE,
         order="RW-00001",
         lines=[{"item": "BIKE", "qty": 1}, {"item": "SEAT-B", "qty": 1}],
     )
-    done = do(bike, "propose_completion_receipt", WAREHOUSE, order="RW-00001", qty=1)
+    done = do(bike_production_url, "propose_completion_receipt", WAREHOUSE, order="RW-00001", qty=1)
     # a rework receipt is valued at what the reworked unit was issued at (100); the seat stays rework cost
     assert done["result"]["receipt"]["unit_cost"] == 100
-    assert moves(bike, "RW-00001") == [
+    assert moves(bike_production_url, "RW-00001", "production_order") == [
         ("issue", "BIKE", 1, "STOCK", "PRODUCTION", 100, ""),
         ("issue", "SEAT-B", 1, "STOCK", "PRODUCTION", 12, ""),
         ("production_receipt", "BIKE", 1, "PRODUCTION", "STOCK", 100, ""),
     ]
-    assert order_state(bike, "RW-00001")[:2] == ("completed", 1)
+    assert order_state(bike_production_url, "RW-00001")[:2] == ("completed", 1)
     # BIKE 2 - 1 + 1, SEAT-B 3 - 1
-    assert stock(bike, "BIKE", "SEAT-B") == {"BIKE": 2, "SEAT-B": 2}
-    got = call(bike, "get_production_order", order="RW-00001")
+    assert stock(bike_production_url, "BIKE", "SEAT-B") == {"BIKE": 2, "SEAT-B": 2}
+    got = call(bike_production_url, "get_production_order", order="RW-00001")
     # material 100 + 12 charged, 100 received back: the rework cost 12 stays on the rework order
     assert (got["material_cost"], got["received_value"]) == (112, 100)
 
@@ -122,7 +113,7 @@ def test_rework_from_a_failed_inspection_issues_from_qc(db_url: str) -> None:
     do(db_url, "propose_material_issue", WAREHOUSE, order=code, lines=[{"item": "RIM", "qty": 2}])
     done = do(db_url, "propose_completion_receipt", WAREHOUSE, order=code, qty=2)
     assert done["result"]["receipt"]["to_location"] == "STOCK"
-    assert moves(db_url, code) == [
+    assert moves(db_url, code, "production_order") == [
         ("issue", "WHEEL", 2, "QC", "PRODUCTION", 20, ""),
         ("issue", "RIM", 2, "STOCK", "PRODUCTION", 8, ""),
         ("production_receipt", "WHEEL", 2, "PRODUCTION", "STOCK", 20, ""),
@@ -146,9 +137,9 @@ def test_rework_from_a_failed_inspection_issues_from_qc(db_url: str) -> None:
         ),
     ],
 )
-def test_rework_bad_input_writes_nothing(bike: str, args: dict, code: str, field: str) -> None:
-    before = counts(bike)
+def test_rework_bad_input_writes_nothing(bike_production_url: str, args: dict, code: str, field: str) -> None:
+    before = counts(bike_production_url)
     with pytest.raises(ToolError) as err:
-        call(bike, "propose_rework_order", **args)
+        call(bike_production_url, "propose_rework_order", **args)
     assert (err.value.code, err.value.details["field"]) == (code, field)
-    assert counts(bike) == before
+    assert counts(bike_production_url) == before

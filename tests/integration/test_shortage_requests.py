@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlmodel import select
 
 from data_model.tables import Item, ProductionOrder, ProductionOrderComponent, PurchaseRequisition, Supplier
-from tests.helpers import call, confirm_as
+from tests.helpers import call, confirm_as, load_data
 from tools.context import Actor, open_context
 from tools.errors import ToolError
 from tools.proposals import bump_versions
@@ -54,17 +54,9 @@ WHEEL_ORDER = {
 }
 
 
-def extend(url: str, data: dict[str, Any]) -> None:
-    """Add records to the loaded dataset (as `orderpilot load` without --reset)."""
-    from tools.dataset_io import load_dataset
-
-    with open_context(url) as ctx:
-        load_dataset(ctx.session, data, reset=False, source="test")
-
-
 @pytest.fixture
 def wheel_url(bike_url: str) -> str:
-    extend(bike_url, WHEEL_ORDER)
+    load_data(bike_url, WHEEL_ORDER, reset=False, source="test")
     return bike_url
 
 
@@ -130,7 +122,7 @@ def test_one_click_requests_for_a_production_order(wheel_url: str) -> None:
 
 
 def test_sales_order_requests_buy_items_and_skips_made_ones(bike_url: str) -> None:
-    extend(
+    load_data(
         bike_url,
         {
             "sales_orders": [
@@ -144,6 +136,8 @@ def test_sales_order_requests_buy_items_and_skips_made_ones(bike_url: str) -> No
                 }
             ]
         },
+        reset=False,
+        source="test",
     )
     out = call(bike_url, "propose_purchase_requests_for_shortages", sales_order="SO-200")
     # SEAT: 10 - 4 on hand = 6, no supplier, no lot rules; BIKE: both bikes in stock go to SO-100 (due
@@ -228,7 +222,7 @@ def test_shortage_changes_after_quantity_up_and_a_new_order_ahead(wheel_url: str
     )
 
     # a rush order ahead of it (priority 1, 4 wheels due 12-10) takes RIM 4, SPOKE 146.88, TIRE 4 first
-    extend(
+    load_data(
         wheel_url,
         {
             "production_orders": [
@@ -243,6 +237,8 @@ def test_shortage_changes_after_quantity_up_and_a_new_order_ahead(wheel_url: str
                 }
             ]
         },
+        reset=False,
+        source="test",
     )
     ahead = call(wheel_url, "get_shortage_changes", production_order="MO-1", previous=up["current"])
     # RIM: 6 - 4 = 2 free → short 18; SPOKE: 300 - 146.88 = 153.12 free → short 581.28; TIRE: 16 free → short 4

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import call, confirm_as, do
+from tests.helpers import call, confirm_as, do, release_new_production_order
 from tests.integration.test_production_helpers import PLANNER, WAREHOUSE
 from tools.context import open_context
 from tools.registry import call_tool
@@ -25,12 +25,8 @@ def propose_on(url: str, today: date, tool: str, **args: Any) -> dict[str, Any]:
 
 def released_order(url: str, **order: Any) -> str:
     if order:
-        done = do(url, "propose_production_orders", PLANNER, items=[order])
-    else:
-        done = do(url, "propose_production_orders", PLANNER, sales_orders=["SO-100"])
-    code = done["result"]["production_orders"][0]["code"]
-    do(url, "propose_release_production_orders", PLANNER, orders=[code])
-    return code
+        return release_new_production_order(url, PLANNER, items=[order])
+    return release_new_production_order(url, PLANNER, sales_orders=["SO-100"])
 
 
 # ---------------------------------------------------------------- slow-moving stock

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from planning.model import Demand, DemandKind, Supply, SupplyKind
 from planning.shortages import ComponentRequirement, OrderKind, OrderRequirements, analyze_shortages
-from tests.helpers import call, do
+from tests.helpers import call, do, load_data, release_new_production_order
 from tests.integration.test_production_helpers import PLANNER, WAREHOUSE
 from tools.context import open_context
 from tools.registry import call_tool
@@ -40,9 +40,7 @@ def _kinds(risks: list[dict[str, Any]]) -> set[tuple[str, str, str | None]]:
 
 def so100_in_production(url: str) -> str:
     """SO-100's order through the propose tools: made to order, released, part issued, 2 bikes received."""
-    done = do(url, "propose_production_orders", PLANNER, sales_orders=["SO-100"])
-    code = done["result"]["production_orders"][0]["code"]
-    do(url, "propose_release_production_orders", PLANNER, orders=[code])
+    code = release_new_production_order(url, PLANNER, sales_orders=["SO-100"])
     do(
         url,
         "propose_material_issue",
@@ -177,10 +175,7 @@ sales_orders:
 
 @pytest.fixture
 def chairs_url(db_url: str) -> str:
-    from tools.dataset_io import load_dataset
-
-    with open_context(db_url) as ctx:
-        load_dataset(ctx.session, yaml.safe_load(CHAIRS), reset=True, source="chairs")
+    load_data(db_url, yaml.safe_load(CHAIRS), source="chairs")
     return db_url
 
 

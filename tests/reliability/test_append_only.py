@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from data_model.db import make_engine
-from tests.helpers import BIKE_YAML, do, load_into
+from tests.helpers import BIKE_YAML, do, load_bike_production, load_into
 from tests.reliability.conftest import table_rows
 from tools.context import open_context
 
@@ -48,7 +48,7 @@ def test_truncate_is_refused_on_postgres(bike_url: str) -> None:
 
 
 def test_appending_still_works(bike_url: str) -> None:
-    from tests.integration.test_production_helpers import WAREHOUSE, load_bike_production
+    from tests.integration.test_production_helpers import WAREHOUSE
 
     load_bike_production(bike_url)
     before = table_rows(bike_url)

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from cli.db import app as db_app
 from data_model.db import make_engine
-from tests.helpers import call, do
-from tests.integration.test_production_helpers import WAREHOUSE, load_bike_production
+from tests.helpers import call, do, load_bike_production
+from tests.integration.test_production_helpers import WAREHOUSE
 from tests.reliability.conftest import table_rows
 from tools.auth import ensure_demo_users
 from tools.backup import BackupError, backup_database, restore_database

@@ -30,7 +30,8 @@ from data_model.tables import (
     Reservation,
     StockMove,
 )
-from tests.integration.test_production_helpers import WAREHOUSE, load_bike_production
+from tests.helpers import bike_production_data, load_bike_production
+from tests.integration.test_production_helpers import WAREHOUSE
 from tools.context import Actor, open_context
 from tools.errors import ToolError
 from tools.proposals import confirm
@@ -45,7 +46,6 @@ DEADLINE_SECONDS = 240
 def plant(db_url: str) -> str:
     if not db_url.startswith("postgresql"):
         pytest.skip("concurrent writers on separate connections: PostgreSQL (SQLite serializes writers)")
-    from tests.integration.test_production_helpers import bike_production_data
 
     data = bike_production_data()
     load_bike_production(

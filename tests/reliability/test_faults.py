@@ -25,19 +25,14 @@ import tools.proposals
 from api.app import create_app
 from data_model.db import make_engine, normalize_url
 from data_model.settings import Settings
-from tests.integration.test_production_helpers import load_bike_production, stock
+from tests.helpers import load_bike_production
+from tests.integration.test_production_helpers import stock
 from tests.reliability.conftest import table_rows
 from tools.auth import ensure_demo_users
 from tools.context import dispose_engine, open_context
 
 ROOT = Path(__file__).resolve().parents[2]
 ISSUE = {"order": "MO-B3", "lines": [{"item": "FRAME", "qty": 2}]}
-
-
-@pytest.fixture
-def bike(db_url: str) -> str:
-    load_bike_production(db_url)
-    return db_url
 
 
 def _client(url: str) -> Iterator[tuple[TestClient, dict[str, str]]]:
@@ -49,8 +44,8 @@ def _client(url: str) -> Iterator[tuple[TestClient, dict[str, str]]]:
 
 
 @pytest.fixture
-def api(bike: str) -> Iterator[tuple[TestClient, dict[str, str]]]:
-    yield from _client(bike)
+def api(bike_production_url: str) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    yield from _client(bike_production_url)
 
 
 def _assert_unavailable(response: Any) -> None:
@@ -61,11 +56,11 @@ def _assert_unavailable(response: Any) -> None:
 
 
 def test_a_connection_lost_mid_request_is_a_503_that_writes_nothing(
-    bike: str, api: tuple[TestClient, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+    bike_production_url: str, api: tuple[TestClient, dict[str, str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The proposal row is flushed, then the connection dies before the commit: 503, no proposal."""
     client, auth = api
-    before = table_rows(bike)
+    before = table_rows(bike_production_url)
     original = tools.proposals.audit
 
     def dying(session: Any, *args: Any, **kwargs: Any) -> None:
@@ -80,28 +75,28 @@ def test_a_connection_lost_mid_request_is_a_503_that_writes_nothing(
     monkeypatch.setattr(tools.proposals, "audit", dying)
     _assert_unavailable(client.post("/api/v1/tools/propose_material_issue", json=ISSUE, headers=auth))
     monkeypatch.undo()
-    assert table_rows(bike) == before
+    assert table_rows(bike_production_url) == before
     # back: the pool drops the dead connection and the same request goes through
     response = client.post("/api/v1/tools/propose_material_issue", json=ISSUE, headers=auth)
     assert response.status_code == 200, response.text[:300]
-    assert len(table_rows(bike)["proposal"]) == len(before["proposal"]) + 1
+    assert len(table_rows(bike_production_url)["proposal"]) == len(before["proposal"]) + 1
 
 
 def test_postgres_refusing_connections_is_a_503_until_it_is_back(
-    bike: str, api: tuple[TestClient, dict[str, str]]
+    bike_production_url: str, api: tuple[TestClient, dict[str, str]]
 ) -> None:
-    if not bike.startswith("postgresql"):
+    if not bike_production_url.startswith("postgresql"):
         pytest.skip("a PostgreSQL server's database")
     client, auth = api
     assert client.get("/api/v1/me", headers=auth).status_code == 200
-    url = sa.engine.make_url(normalize_url(bike))
+    url = sa.engine.make_url(normalize_url(bike_production_url))
     admin = make_engine(
         url.set(database="postgres").render_as_string(hide_password=False),
         isolation_level="AUTOCOMMIT",
         poolclass=sa.pool.NullPool,
     )
     name = url.database
-    before = table_rows(bike)
+    before = table_rows(bike_production_url)
     try:
         with admin.connect() as conn:
             conn.exec_driver_sql(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
@@ -118,7 +113,7 @@ def test_postgres_refusing_connections_is_a_503_until_it_is_back(
         admin.dispose()
     assert client.get("/health").status_code == 200
     assert client.post("/api/v1/tools/propose_material_issue", json=ISSUE, headers=auth).status_code == 200
-    assert len(table_rows(bike)["proposal"]) == len(before["proposal"]) + 1
+    assert len(table_rows(bike_production_url)["proposal"]) == len(before["proposal"]) + 1
 
 
 def test_a_sqlite_file_that_cannot_be_opened_is_a_503_until_it_is_there(
@@ -185,14 +180,14 @@ DIE_INSIDE_CONFIRM = """
 """
 
 
-def test_a_crash_after_propose_loses_nothing_and_a_new_process_confirms(bike: str) -> None:
-    with open_context(bike) as ctx:
+def test_a_crash_after_propose_loses_nothing_and_a_new_process_confirms(bike_production_url: str) -> None:
+    with open_context(bike_production_url) as ctx:
         ensure_demo_users(ctx.session)
-    dispose_engine(bike)
-    crashed = _python(PROPOSE_THEN_DIE, bike)
+    dispose_engine(bike_production_url)
+    crashed = _python(PROPOSE_THEN_DIE, bike_production_url)
     assert crashed.returncode == -9, crashed.stderr[-2000:]
     pid = crashed.stdout.split()[0]
-    assert stock(bike, "FRAME") == {"FRAME": 10}
+    assert stock(bike_production_url, "FRAME") == {"FRAME": 10}
     confirmed = subprocess.run(
         [
             sys.executable,
@@ -204,7 +199,7 @@ def test_a_crash_after_propose_loses_nothing_and_a_new_process_confirms(bike: st
             "--as",
             "demo-warehouse",
             "--db",
-            bike,
+            bike_production_url,
         ],
         capture_output=True,
         text=True,
@@ -213,25 +208,29 @@ def test_a_crash_after_propose_loses_nothing_and_a_new_process_confirms(bike: st
     )
     assert confirmed.returncode == 0, confirmed.stdout[-2000:] + confirmed.stderr[-2000:]
     assert json.loads(confirmed.stdout)["status"] == "confirmed"
-    assert stock(bike, "FRAME") == {"FRAME": 8}  # 10 - 2
+    assert stock(bike_production_url, "FRAME") == {"FRAME": 8}  # 10 - 2
 
 
-def test_a_crash_inside_confirm_applies_nothing_and_the_proposal_stays_pending(bike: str) -> None:
-    with open_context(bike) as ctx:
+def test_a_crash_inside_confirm_applies_nothing_and_the_proposal_stays_pending(
+    bike_production_url: str,
+) -> None:
+    with open_context(bike_production_url) as ctx:
         ensure_demo_users(ctx.session)
-    dispose_engine(bike)
-    crashed = _python(PROPOSE_THEN_DIE, bike)
+    dispose_engine(bike_production_url)
+    crashed = _python(PROPOSE_THEN_DIE, bike_production_url)
     pid = crashed.stdout.split()[0]
-    before = table_rows(bike)
+    before = table_rows(bike_production_url)
     died = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(DIE_INSIDE_CONFIRM), bike, pid],
+        [sys.executable, "-c", textwrap.dedent(DIE_INSIDE_CONFIRM), bike_production_url, pid],
         capture_output=True,
         text=True,
         cwd=ROOT,
         timeout=300,
     )
     assert died.returncode == -9, died.stderr[-2000:]
-    assert table_rows(bike) == before  # the claim, the moves and the documents were never committed
+    assert (
+        table_rows(bike_production_url) == before
+    )  # the claim, the moves and the documents were never committed
     confirmed = subprocess.run(
         [
             sys.executable,
@@ -243,7 +242,7 @@ def test_a_crash_inside_confirm_applies_nothing_and_the_proposal_stays_pending(b
             "--as",
             "demo-warehouse",
             "--db",
-            bike,
+            bike_production_url,
         ],
         capture_output=True,
         text=True,
@@ -251,4 +250,4 @@ def test_a_crash_inside_confirm_applies_nothing_and_the_proposal_stays_pending(b
         timeout=300,
     )
     assert confirmed.returncode == 0, confirmed.stdout[-2000:] + confirmed.stderr[-2000:]
-    assert stock(bike, "FRAME") == {"FRAME": 8}
+    assert stock(bike_production_url, "FRAME") == {"FRAME": 8}

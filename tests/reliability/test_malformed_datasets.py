@@ -17,14 +17,14 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from data_model.dataset import write_xlsx
-from tests.helpers import BIKE_YAML
+from tests.helpers import bike_factory_data
 from tests.reliability.conftest import table_rows
 
 runner = CliRunner()
 
 
 def _bike() -> dict[str, Any]:
-    return yaml.safe_load(BIKE_YAML.read_text(encoding="utf-8"))
+    return bike_factory_data()
 
 
 def _changed(change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
