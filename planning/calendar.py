@@ -55,6 +55,12 @@ class Calendar:
         if n < 0:
             return self.subtract_workdays(day, -n)
         day = self.next_workday(day)
+        # Whole weeks hold len(workdays) working days less the holidays among them: jump them, then walk.
+        weeks = n // len(self.workdays)
+        if weeks:
+            end = day + timedelta(days=7 * weeks)
+            n -= self.workdays_between(day + timedelta(days=1), end + timedelta(days=1))
+            day = end if n else self.previous_workday(end)  # n reached within the weeks: their last one
         while n > 0:
             day += timedelta(days=1)
             if self.is_workday(day):
@@ -68,6 +74,11 @@ class Calendar:
         """
         if n < 0:
             return self.add_workdays(day, -n)
+        weeks = n // len(self.workdays)
+        if weeks:
+            start = day - timedelta(days=7 * weeks)
+            n -= self.workdays_between(start, day)
+            day = start if n else self.next_workday(start)  # n reached within the weeks: their first one
         while n > 0:
             day -= timedelta(days=1)
             if self.is_workday(day):
@@ -78,13 +89,10 @@ class Calendar:
         """Working days in the half-open range [start, end)."""
         if end <= start:
             return 0
-        count = 0
-        day = start
-        while day < end:
-            if self.is_workday(day):
-                count += 1
-            day += timedelta(days=1)
-        return count
+        weeks, rest = divmod((end - start).days, 7)
+        first = start.weekday()
+        count = weeks * len(self.workdays) + sum((first + i) % 7 in self.workdays for i in range(rest))
+        return count - sum(start <= h < end and h.weekday() in self.workdays for h in self.holidays)
 
     def iter_workdays(self, start: date, count: int) -> Iterable[date]:
         """The first ``count`` working days on or after ``start``."""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import heapq
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_FLOOR, Decimal
@@ -221,7 +223,7 @@ class CapacityProfile:
             code: sorted(found, key=lambda s: (s.start, s.end)) for code, found in spans.items()
         }
         self._starts: dict[str, list[int]] = {}
-        self._longest: dict[str, int] = {}
+        self._reach: dict[str, list[int]] = {}
 
     def spans(self, work_center: str) -> Sequence[BusySpan]:
         return self._spans.get(work_center, ())
@@ -238,7 +240,7 @@ class CapacityProfile:
         out.machines = self.machines
         out._spans = dict(self._spans)
         out._starts = dict(self._starts)
-        out._longest = dict(self._longest)
+        out._reach = dict(self._reach)
         touched: dict[str, list[BusySpan]] = {}
         for code, keys in gone.items():
             touched[code] = [s for s in self._spans.get(code, ()) if (s.order, s.seq) not in keys]
@@ -250,29 +252,30 @@ class CapacityProfile:
             spans.sort(key=lambda s: (s.start, s.end))
             out._spans[code] = spans
             out._starts.pop(code, None)  # indexed again on first use
-            out._longest.pop(code, None)
+            out._reach.pop(code, None)
         return out
 
-    def _near(self, work_center: str, earliest: int) -> list[BusySpan]:
-        """Spans of ``work_center`` that may end after ``earliest`` (in start order)."""
-        spans = self._spans.get(work_center)
-        if not spans:
-            return []
+    def _index(self, work_center: str) -> tuple[list[BusySpan], list[int], list[int]]:
+        """The spans of ``work_center`` in start order, their starts, and the latest end up to each."""
+        spans = self._spans.get(work_center, [])
         starts = self._starts.get(work_center)
-        if starts is None:
+        reach = self._reach.get(work_center)
+        if starts is None or reach is None:
             starts = self._starts[work_center] = [s.start for s in spans]
-            self._longest[work_center] = max(s.end - s.start for s in spans)
-        lo = bisect.bisect_left(starts, earliest - self._longest[work_center])
-        return [s for s in spans[lo:] if s.end > earliest]
+            reach = self._reach[work_center] = list(itertools.accumulate((s.end for s in spans), max))
+        return spans, starts, reach
+
+    def _from(self, work_center: str, earliest: int) -> Iterator[BusySpan]:
+        """Spans of ``work_center`` that end after ``earliest``, in start order, read as far as wanted."""
+        spans, _, reach = self._index(work_center)
+        for i in range(bisect.bisect_right(reach, earliest), len(spans)):  # all before end by ``earliest``
+            if spans[i].end > earliest:
+                yield spans[i]
 
     def overlapping(self, work_center: str, start: int, end: int) -> list[BusySpan]:
         """The spans of ``work_center`` that overlap ``[start, end)``."""
-        spans = self._spans.get(work_center)
-        if not spans:
-            return []
-        self._near(work_center, start)  # indexes the work center
-        starts = self._starts[work_center]
-        lo = bisect.bisect_left(starts, start - self._longest[work_center])
+        spans, starts, reach = self._index(work_center)
+        lo = bisect.bisect_right(reach, start)
         hi = bisect.bisect_left(starts, end)
         return [s for s in spans[lo:hi] if s.end > start]
 
@@ -289,26 +292,32 @@ class CapacityProfile:
         ``work_center``, counting its spans but those ``skip`` leaves out, and the ``extra`` spans."""
         if duration <= 0:
             return earliest
-        active = [s for s in self._near(work_center, earliest) if skip is None or not skip(s)]
-        more = [s for s in extra if s.end > earliest]
-        if more:
-            active = sorted([*active, *more], key=lambda s: (s.start, s.end))
-        if not active:
-            return earliest
         machines = self.machines.get(work_center, 1)
-        if machines == 1:
-            start = earliest
-            for span in active:
-                if span.start >= start + duration:
-                    break
-                if span.end > start:
-                    start = span.end
-            return start
-        # The first start that fits is ``earliest`` or the end of a span: usage only drops where one ends.
-        for start in sorted({earliest, *(s.end for s in active)}):
-            if self.peak(active, start, start + duration) < machines:
-                return start
-        raise AssertionError("unreachable: after the last span ends the work center is free")
+        found: Iterable[BusySpan] = self._from(work_center, earliest)
+        if skip is not None:
+            found = (s for s in found if not skip(s))
+        more = sorted((s for s in extra if s.end > earliest), key=lambda s: (s.start, s.end))
+        if more:
+            found = heapq.merge(found, more, key=lambda s: (s.start, s.end))
+        # A sweep in start order: ``start`` is the candidate; ``ends`` the ends of the spans running at the
+        # latest start read. Usage only rises where a span starts, so once the next span starts after the
+        # candidate's end, the candidate fits; where usage reaches the machines, the candidate moves to the
+        # first end that brings it below them (no start before that end fits).
+        start = earliest
+        ends: list[int] = []
+        for span in found:
+            if span.start >= start + duration:
+                break
+            now = max(span.start, start)
+            while ends and ends[0] <= now:
+                heapq.heappop(ends)
+            if span.end <= now:
+                continue
+            heapq.heappush(ends, span.end)
+            if len(ends) >= machines:
+                for _ in range(len(ends) - machines + 1):
+                    start = heapq.heappop(ends)
+        return start
 
     @staticmethod
     def peak(spans: Iterable[BusySpan], start: int, end: int) -> int:

@@ -65,6 +65,7 @@ from planning.scheduling import (
     ScheduleSettings,
     collect_production_orders,
     evaluate_new_order,
+    retime_schedule,
     schedule_orders,
 )
 
@@ -515,8 +516,9 @@ class _CapacityBase:
         self._completion: dict[str, date] = {}
         self._plan: CapacityPlan | None = None
         # What-ifs already solved, by the chain of new orders before them: levers and later promises re-run
-        # the same builds.
+        # the same builds. A chain is numbered by its last order and the chain before it (0: none).
         self.placements: dict[tuple, _Placement | None] = {}
+        self.chains: dict[tuple[int, tuple], int] = {}
 
     def baseline(self, budget: _Budget) -> Schedule | None:
         if self._baseline is None and not self._infeasible:
@@ -584,17 +586,11 @@ class _CapacityChain:
         self.orders: list[ScheduleOrder] = list(base.orders)
         self.current: CapacityPlan | None = None
         self.count = 0
+        self.chain = 0  # the new orders committed so far (see ``_CapacityBase.chains``)
 
     def place(self, item: str, qty: Decimal, release: date, due: date | None) -> _Placement | None:
         """Where a new order of ``qty`` starting no earlier than ``release`` would go (not kept: see ``commit``)."""
-        key = (
-            self.priority,
-            tuple((o.item, o.qty, o.release_date, o.due) for o in self.orders[len(self.base.orders) :]),
-            item,
-            qty,
-            release,
-            due,
-        )
+        key = (self.priority, self.chain, item, qty, release, due)
         if key in self.base.placements:
             return self.base.placements[key]
         placement = self._evaluate(item, qty, release, due)
@@ -659,6 +655,9 @@ class _CapacityChain:
         self.count += 1
         self.orders.append(placement.order)
         self.current = placement.plan
+        o = placement.order
+        chains = self.base.chains
+        self.chain = chains.setdefault((self.chain, (o.item, o.qty, o.release_date, o.due)), len(chains) + 1)
 
     def impacts(self, days: _Days) -> list[PromiseImpact]:
         """Existing production orders that complete later than in the baseline."""
@@ -1985,11 +1984,16 @@ def _levers(
         plant = replace(
             ctx.plant, work_centers={**ctx.plant.work_centers, code: replace(wc, hours_per_day=hours)}
         )
+        baseline = ctx.capacity.baseline(ctx.budget)
+        if baseline is None:
+            continue
         quick = replace(ctx.settings.schedule, time_limit_seconds=ctx.settings.lever_time_limit_seconds * 2)
-        key = ("overtime", code, hours, quick)
-        base = ctx.snapshot.bases.get(key) or ctx.snapshot.bases.setdefault(
-            key, _CapacityBase(plant, ctx.orders, quick)
-        )
+        key = ("overtime", code, hours, quick, id(baseline))
+        base = ctx.snapshot.bases.get(key)
+        if base is None:
+            # The open orders keep their sequence on every machine and move up into the overtime hours.
+            retimed = retime_schedule(plant, ctx.orders, baseline, quick)
+            base = ctx.snapshot.bases.setdefault(key, _CapacityBase(plant, ctx.orders, quick, retimed))
         trial = _run(ctx, protected, requests, capacity=base, lever=True)
         lever = _lever(
             ctx, LeverKind.OVERTIME, trial, work_center=code, overtime_hours_per_day=hours - wc.hours_per_day

@@ -182,7 +182,9 @@ class Schedule:
     phases: tuple[PhaseResult, ...]
     problems: tuple[ScheduleProblem, ...]
     axis: TimeAxis
-    method: str  # cp_sat | dispatch | insertion (new orders put into free capacity: CapacityPlan)
+    # cp_sat | dispatch | insertion (new orders put into free capacity: CapacityPlan) | retimed (another
+    # schedule's sequences on more capacity: retime_schedule)
+    method: str
     solve_seconds: float
     time_to_best_seconds: float
 
@@ -1211,6 +1213,72 @@ def schedule_orders(
     return _run(data)
 
 
+def retime_schedule(
+    plant: Plant,
+    orders: Sequence[ScheduleOrder],
+    schedule: Schedule,
+    settings: ScheduleSettings | None = None,
+) -> Schedule:
+    """``schedule`` of ``orders`` on ``plant`` as it now is (e.g. with overtime hours on a work center): each
+    machine keeps its sequence of operations, and each operation starts as early as that sequence, its routing,
+    its order's release date and sub-assembly orders allow. No solver: with more hours or machines than
+    ``schedule`` was made for, no operation starts later than it did (in calendar time).
+
+    Raises ``InvalidInputError`` if ``schedule`` is not a schedule of ``orders``, or uses a machine ``plant``
+    no longer has.
+    """
+    data = _prepare_data(plant, orders, settings or ScheduleSettings())
+    day_minutes = data.axis.day_minutes
+    ops = {op.key: op for op in data.ops()}
+    placed = {(op.order, op.seq): op for op in schedule.operations}
+    if placed.keys() != ops.keys():
+        extra = sorted(placed.keys() ^ ops.keys())[:5]
+        raise InvalidInputError(
+            "the schedule is not a schedule of these orders", {"operations": [f"{o}/{s}" for o, s in extra]}
+        )
+    for bar in schedule.operations:
+        if bar.machine >= data.work_centers[bar.work_center].machines:
+            raise InvalidInputError(
+                f"work center {bar.work_center} has no machine {bar.machine + 1} any more",
+                {"work_center": bar.work_center, "machine": bar.machine},
+            )
+    previous = {op.key: prior.key for order in data.orders.values() for prior, op in pairwise(order.ops)}
+    completion: dict[str, int] = {}
+
+    def ready(oid: str) -> int:
+        """The minute order ``oid`` may start: its release date, its sub-assembly orders complete."""
+        order = data.orders[oid]
+        kids = []
+        for kid in order.children:
+            if kid not in completion:
+                child = data.orders[kid]
+                if child.ops:  # it completed before its parent started: its last operation came first
+                    raise InvalidInputError(
+                        f"the schedule starts order {oid} before its sub-assembly order {kid} completes",
+                        {"order": oid, "sub_assembly_order": kid},
+                    )
+                completion[kid] = max(_unrouted_ready(child), ready(kid)) + child.lead_delay_minutes
+            kids.append(completion[kid])
+        return max([order.release_minute, *kids])
+
+    starts: dict[OpKey, int] = {}
+    ends: dict[OpKey, int] = {}
+    free: dict[tuple[str, int], int] = {}  # when each machine finishes the latest operation put on it
+    for prior in sorted(schedule.operations, key=lambda o: (o.start_minute, o.end_minute, o.order, o.seq)):
+        key = (prior.order, prior.seq)
+        op = ops[key]
+        earliest = ends[previous[key]] if key in previous else ready(prior.order)
+        machine = (prior.work_center, prior.machine)
+        start = _snap_to_window(op, max(earliest, free.get(machine, 0)), day_minutes)
+        starts[key], ends[key] = start, _end_of(op, start, day_minutes)
+        free[machine] = ends[key]
+        order = data.orders[prior.order]
+        if key == order.ops[-1].key:
+            completion[prior.order] = ends[key] + order.lead_delay_minutes
+    solution = _Solution(None, "FEASIBLE", False, (), 0.0, 0.0)
+    return _extract(data, starts, solution, "retimed")
+
+
 def evaluate_new_order(
     plant: Plant,
     orders: Sequence[ScheduleOrder],
@@ -1611,7 +1679,9 @@ class CapacityPlan:
         for code, span in added:
             new_on.setdefault(code, []).append(span)
         if not any(
-            CapacityProfile.peak([*profile.spans(code), *spans], span.start, span.end)
+            CapacityProfile.peak(
+                [*profile.overlapping(code, span.start, span.end), *spans], span.start, span.end
+            )
             > profile.machines.get(code, 1)
             for code, spans in new_on.items()
             for span in spans

@@ -164,6 +164,22 @@ def test_capacity_bound_split_over_a_weekend():
     assert result.impacts == ()  # MO-1 keeps its Wednesday
 
 
+def test_overtime_lever_moves_the_open_orders_up_and_fits_the_request():
+    # CNC may work 2 h overtime: 10 h (600 min) a day. MO-1 (priority 1) keeps its sequence and its Wednesday
+    # 08:00–16:00; the 1,200 minutes of M then run Wed 16:00–18:00 (120), Thu 600 and Fri 08:00–16:00 (480).
+    overtime = CAPACITY.replace("hours_per_day: 8}", "hours_per_day: 8, overtime_hours_per_day: 2}")
+    existing = [ScheduleOrder("MO-1", "N", D(8), due=date(2026, 12, 2), priority=1)]
+    result = promise_order(
+        plant(overtime), PromiseRequest("M", D(20), date(2026, 12, 4)), production_orders=existing
+    )
+    assert lines_of(result) == [(D(16), date(2026, 12, 4)), (D(4), date(2026, 12, 7))]  # on 8 h days
+    partial, lever = result.levers  # a higher priority would not help: MO-1 is priority 1 too
+    assert partial.kind is LeverKind.PARTIAL_SHIPMENT and partial.qty_by_due == D(16)
+    assert (lever.kind, lever.work_center, lever.overtime_hours_per_day) == (LeverKind.OVERTIME, "CNC", D(2))
+    assert lever.on_time and lever.qty_by_due == D(20) and lever.earliest_full_date == date(2026, 12, 4)
+    assert lever.impacts == ()  # MO-1 still completes on Wednesday
+
+
 def test_higher_priority_new_order_takes_the_machine():
     existing = [ScheduleOrder("MO-1", "N", D(8), due=date(2026, 12, 3), priority=5)]
     result = promise_order(

@@ -213,6 +213,34 @@ def _span(start: int, end: int, order: str) -> BusySpan:
     return BusySpan(start, end, order, 10)
 
 
+@settings(max_examples=100, deadline=None)
+@given(
+    spans=st.lists(st.tuples(st.integers(0, 60), st.integers(1, 20)), max_size=12),
+    extra=st.lists(st.tuples(st.integers(0, 60), st.integers(1, 20)), max_size=3),
+    machines=st.integers(1, 3),
+    earliest=st.integers(0, 40),
+    duration=st.integers(0, 25),
+    skipped=st.sets(st.integers(0, 11)),
+)
+def test_earliest_fit_is_the_first_minute_that_fits(spans, extra, machines, earliest, duration, skipped):
+    busy = [BusySpan(a, a + n, f"O{i}", 10) for i, (a, n) in enumerate(spans)]
+    more = [BusySpan(a, a + n, f"X{i}", 10) for i, (a, n) in enumerate(extra)]
+    profile = CapacityProfile({"W": machines}, {"W": busy})
+    counted = [s for i, s in enumerate(busy) if i not in skipped] + more
+
+    def fits(start: int) -> bool:
+        # Minute by minute: fewer spans than machines at every minute of [start, start + duration).
+        return all(
+            sum(s.start <= m < s.end for s in counted) < machines for m in range(start, start + duration)
+        )
+
+    expected = next(t for t in range(earliest, 200) if fits(t))
+    found = profile.earliest_fit(
+        "W", earliest, duration, skip=lambda s: int(s.order[1:]) in skipped and s.order[0] == "O", extra=more
+    )
+    assert found == expected
+
+
 # ---------------------------------------------------------------------------------------- memoized promises
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from dataclasses import replace
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_CEILING, Decimal
 from itertools import pairwise
@@ -28,6 +29,7 @@ from planning.scheduling import (
     compute_work_center_load,
     evaluate_new_order,
     priority_weight,
+    retime_schedule,
     schedule_orders,
 )
 
@@ -110,6 +112,34 @@ def test_two_orders_share_one_machine_shortest_first():
     assert all(o.on_time for o in schedule.orders)
     assert schedule.objective.weighted_tardiness == 0
     assert schedule.objective.makespan_minutes == 240
+
+
+def test_retimed_schedule_keeps_each_sequence_on_more_hours():
+    plant = only_cnc(make_plant())
+    # Friday 2026-12-04 on 8 h: MO-1 (30 + 75 × 6 = 480 min) is due today and runs first, 08:00–16:00;
+    # MO-2 (30 + 20 × 6 = 150 min) follows on Monday 08:00–10:30.
+    orders = [
+        ScheduleOrder("MO-1", "A", D(75), due=date(2026, 12, 4), priority=1),
+        ScheduleOrder("MO-2", "A", D(20), due=date(2026, 12, 9), priority=5),
+    ]
+    baseline = schedule_orders(plant, orders, FAST)
+    assert [(op.order, op.start, op.end) for op in baseline.operations] == [
+        ("MO-1", datetime(2026, 12, 4, 8, 0), datetime(2026, 12, 4, 16, 0)),
+        ("MO-2", datetime(2026, 12, 7, 8, 0), datetime(2026, 12, 7, 10, 30)),
+    ]
+    cnc = plant.work_centers["CNC"]
+    longer = replace(plant, work_centers={"CNC": replace(cnc, hours_per_day=D(10))})
+    retimed = retime_schedule(longer, orders, baseline)
+    # 10 h (600 min) a day: MO-1 still 08:00–16:00; MO-2 follows it at once, 120 min on Friday 16:00–18:00
+    # and the other 30 on Monday 08:00–08:30.
+    assert retimed.method == "retimed"
+    assert [(op.order, op.start, op.end) for op in retimed.operations] == [
+        ("MO-1", datetime(2026, 12, 4, 8, 0), datetime(2026, 12, 4, 16, 0)),
+        ("MO-2", datetime(2026, 12, 4, 16, 0), datetime(2026, 12, 7, 8, 30)),
+    ]
+    assert [o.completion_date for o in retimed.orders] == [date(2026, 12, 4), date(2026, 12, 7)]
+    with pytest.raises(InvalidInputError):
+        retime_schedule(longer, orders[:1], baseline)
 
 
 def test_operation_spans_the_weekend_and_lead_time_skips_the_holiday():
@@ -429,6 +459,34 @@ def test_schedules_respect_capacity_precedence_and_calendar(case):
     plant, orders = case
     schedule = schedule_orders(plant, orders, ScheduleSettings(time_limit_seconds=2.0, random_seed=3))
     assert schedule.status in ("OPTIMAL", "FEASIBLE")
+    _assert_valid(plant, orders, schedule)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(scheduling_cases(), st.integers(0, 2), st.sampled_from(["1", "2", "4"]))
+def test_retimed_on_more_hours_is_valid_and_nothing_finishes_later(case, center, more):
+    plant, orders = case
+    schedule = schedule_orders(plant, orders, ScheduleSettings(time_limit_seconds=2.0, random_seed=3))
+    code = sorted(plant.work_centers)[center % len(plant.work_centers)]
+    wc = plant.work_centers[code]
+    longer = replace(
+        plant,
+        work_centers={
+            **plant.work_centers,
+            code: replace(wc, hours_per_day=min(wc.hours_per_day + D(more), D(24))),
+        },
+    )
+    retimed = retime_schedule(longer, orders, schedule)
+    _assert_valid(longer, orders, retimed)
+    before = {o.order: o for o in schedule.orders}
+    for outcome in retimed.orders:
+        assert outcome.completion_date <= before[outcome.order].completion_date
+        if outcome.finish is not None:
+            assert outcome.finish <= before[outcome.order].finish
+
+
+def _assert_valid(plant: Plant, orders: list[ScheduleOrder], schedule) -> None:
+    """Capacity, routing order, sub-assemblies, release dates and the calendar hold in ``schedule``."""
     by_id = {o.id: o for o in orders}
     axis = schedule.axis
     for op in schedule.operations:
