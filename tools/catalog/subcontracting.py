@@ -364,6 +364,29 @@ def _post(
         raise stock_conflict(exc, order.code) from None
 
 
+def _audited(
+    session: Session,
+    actor: Actor,
+    action: str,
+    order: ProductionOrder,
+    proposal: Proposal,
+    status_before: str,
+    record: dict[str, Any],
+) -> dict[str, Any]:
+    """Audit a document applied to a subcontract order (``record`` is what it did) and return ``record``."""
+    audit(
+        session,
+        actor,
+        action,
+        entity="subcontract_order",
+        entity_ref=order.code,
+        proposal_id=proposal.id,
+        before={"status": status_before},
+        after=record,
+    )
+    return record
+
+
 # ---------------------------------------------------------------- creating subcontract orders
 
 
@@ -636,7 +659,7 @@ class ProposeSubcontractShipmentOut(ProposalOut):
     lines: list[PlannedMaterialMove]
 
 
-def _sum_lines(lines: Iterable[MaterialLineIn | ScrapLineIn]) -> dict[str, Decimal]:
+def _sum_lines(lines: Iterable[MaterialLineIn | ScrapLineIn | PlannedMaterialMove]) -> dict[str, Decimal]:
     out: dict[str, Decimal] = defaultdict(Decimal)
     for ln in lines:
         out[ln.item] += ln.qty
@@ -767,17 +790,7 @@ def apply_subcontract_shipment(session: Session, proposal: Proposal, actor: Acto
         "lines": posted,
         "status": order.status,
     }
-    audit(
-        session,
-        actor,
-        "ship",
-        entity="subcontract_order",
-        entity_ref=order.code,
-        proposal_id=proposal.id,
-        before={"status": before},
-        after=record,
-    )
-    return record
+    return _audited(session, actor, "ship", order, proposal, before, record)
 
 
 # ---------------------------------------------------------------- receiving finished goods
@@ -846,6 +859,76 @@ def _check_at_supplier(
             )
 
 
+def _plan_scrap(
+    order: ProductionOrder, materials: dict[str, MaterialStatus], scrap: Sequence[ScrapLineIn]
+) -> list[PlannedMaterialMove]:
+    """The scrap the subcontractor reports, each line a material of the order."""
+    scrapped = []
+    for index, ln in enumerate(scrap):
+        if ln.item not in materials:
+            raise _not_a_material(order, ln.item, f"scrap.{index}.item", materials)
+        scrapped.append(
+            PlannedMaterialMove(
+                item=ln.item, uom=materials[ln.item].item.uom, qty=ln.qty, reason=ln.reason.strip()
+            )
+        )
+    return scrapped
+
+
+def _take_at_supplier(
+    order: ProductionOrder,
+    materials: dict[str, MaterialStatus],
+    moves: Sequence[PlannedMaterialMove],
+    what: str,
+) -> dict[str, Decimal]:
+    """What ``moves`` take from the subcontractor per material, refused beyond what is there."""
+    taking = _sum_lines(moves)
+    _check_at_supplier(order, materials, taking, what)
+    return taking
+
+
+def _scrap_lines(effect: dict[str, Any]) -> list[ScrapLineIn]:
+    """The scrap lines of a stored proposal effect."""
+    return [ScrapLineIn(item=s["item"], qty=dec(s["qty"]), reason=s["reason"]) for s in effect["scrap"]]
+
+
+def _scrap_text(scrapped: Sequence[PlannedMaterialMove]) -> tuple[str, str]:
+    """The scrap lines for a summary, in Chinese and in English."""
+    return (
+        "、".join(f"{s.item} {fmt_qty(s.qty)}({s.reason})" for s in scrapped),
+        ", ".join(f"{s.item} {fmt_qty(s.qty)} ({s.reason})" for s in scrapped),
+    )
+
+
+def _post_scrap(
+    session: Session,
+    order: ProductionOrder,
+    items: dict[str, Item],
+    scrapped: Sequence[PlannedMaterialMove],
+    location: str,
+    on: date,
+    actor: Actor,
+) -> None:
+    """Write off spoilt material at the subcontractor's ``location``."""
+    for s in scrapped:
+        _post(
+            session,
+            order,
+            items[s.item].id or 0,
+            s.qty,
+            location,
+            "PRODUCTION",
+            "scrap",
+            on,
+            actor,
+            reason=s.reason,
+        )
+
+
+def _scrap_record(scrapped: Sequence[PlannedMaterialMove]) -> list[dict[str, Any]]:
+    return [{"item": s.item, "qty": to_number(s.qty), "reason": s.reason} for s in scrapped]
+
+
 def _plan_subcontract_receipt(
     session: Session, order: ProductionOrder, qty: Decimal, scrap: Sequence[ScrapLineIn], tolerance: float
 ) -> tuple[list[PlannedMaterialMove], list[PlannedMaterialMove]]:
@@ -860,19 +943,8 @@ def _plan_subcontract_receipt(
         PlannedMaterialMove(item=code, uom=m.item.uom, qty=q6(qty * m.required / order.qty))
         for code, m in materials.items()
     ]
-    scrapped = []
-    for index, ln in enumerate(scrap):
-        if ln.item not in materials:
-            raise _not_a_material(order, ln.item, f"scrap.{index}.item", materials)
-        scrapped.append(
-            PlannedMaterialMove(
-                item=ln.item, uom=materials[ln.item].item.uom, qty=ln.qty, reason=ln.reason.strip()
-            )
-        )
-    taking: dict[str, Decimal] = defaultdict(Decimal)
-    for mv in [*consumed, *scrapped]:
-        taking[mv.item] += mv.qty
-    _check_at_supplier(order, materials, taking, f"receiving {fmt_qty(qty)} on {order.code}")
+    scrapped = _plan_scrap(order, materials, scrap)
+    _take_at_supplier(order, materials, [*consumed, *scrapped], f"receiving {fmt_qty(qty)} on {order.code}")
     return [c for c in consumed if c.qty > 0], scrapped
 
 
@@ -905,14 +977,9 @@ def propose_subcontract_receipt(
     status_after = "completed" if order.completed_qty + args.qty >= order.qty else "in_progress"
     used = "、".join(f"{c.item} {fmt_qty(c.qty)}" for c in consumed)
     used_en = ", ".join(f"{c.item} {fmt_qty(c.qty)}" for c in consumed)
-    scrap_zh = (
-        ";报废 " + "、".join(f"{s.item} {fmt_qty(s.qty)}({s.reason})" for s in scrapped) if scrapped else ""
-    )
-    scrap_en = (
-        "; scrap " + ", ".join(f"{s.item} {fmt_qty(s.qty)} ({s.reason})" for s in scrapped)
-        if scrapped
-        else ""
-    )
+    scrap_zh, scrap_en = _scrap_text(scrapped)
+    if scrapped:
+        scrap_zh, scrap_en = ";报废 " + scrap_zh, "; scrap " + scrap_en
     to_zh = "进待检区 QC" if to == "QC" else "入库 STOCK"
     to_en = "into QC for inspection" if to == "QC" else "into STOCK"
     base = create_proposal(
@@ -961,9 +1028,12 @@ def apply_subcontract_receipt(session: Session, proposal: Proposal, actor: Actor
     order = find_subcontract_order(session, str(eff["order"]))
     supplier = order_supplier(session, order)
     qty = dec(eff["qty"])
-    scrap_in = [ScrapLineIn(item=s["item"], qty=dec(s["qty"]), reason=s["reason"]) for s in eff["scrap"]]
     consumed, scrapped = _plan_subcontract_receipt(
-        session, order, qty, scrap_in, float(eff.get("receipt_tolerance", get_settings().receipt_tolerance))
+        session,
+        order,
+        qty,
+        _scrap_lines(eff),
+        float(eff.get("receipt_tolerance", get_settings().receipt_tolerance)),
     )
     loc = supplier_location(session, supplier)
     on = date.fromisoformat(eff["date"])
@@ -972,19 +1042,7 @@ def apply_subcontract_receipt(session: Session, proposal: Proposal, actor: Actor
     for c in consumed:
         move = _post(session, order, items[c.item].id or 0, c.qty, loc.code, "PRODUCTION", "issue", on, actor)
         material += c.qty * move.unit_cost
-    for s in scrapped:
-        _post(
-            session,
-            order,
-            items[s.item].id or 0,
-            s.qty,
-            loc.code,
-            "PRODUCTION",
-            "scrap",
-            on,
-            actor,
-            reason=s.reason,
-        )
+    _post_scrap(session, order, items, scrapped, loc.code, on, actor)
     fee = dec(eff["unit_fee"])
     unit_cost = q6((material + fee * qty) / qty)
     to = location_by_code(session, str(eff["to_location"]))
@@ -1047,21 +1105,11 @@ def apply_subcontract_receipt(session: Session, proposal: Proposal, actor: Actor
         "unit_fee": to_number(fee),
         "inspection": inspection,
         "consumed": [{"item": c.item, "qty": to_number(c.qty)} for c in consumed],
-        "scrap": [{"item": s.item, "qty": to_number(s.qty), "reason": s.reason} for s in scrapped],
+        "scrap": _scrap_record(scrapped),
         "received_qty": to_number(order.completed_qty),
         "status": order.status,
     }
-    audit(
-        session,
-        actor,
-        "receive",
-        entity="subcontract_order",
-        entity_ref=order.code,
-        proposal_id=proposal.id,
-        before={"status": before},
-        after=record,
-    )
-    return record
+    return _audited(session, actor, "receive", order, proposal, before, record)
 
 
 def order_item_code(session: Session, order: ProductionOrder) -> str:
@@ -1102,15 +1150,7 @@ def _plan_return(
 ) -> tuple[list[PlannedMaterialMove], list[PlannedMaterialMove], str]:
     require_status(order, RETURNABLE, "return material")
     materials = _by_code(material_status(session, order))
-    scrapped = []
-    for index, ln in enumerate(args.scrap):
-        if ln.item not in materials:
-            raise _not_a_material(order, ln.item, f"scrap.{index}.item", materials)
-        scrapped.append(
-            PlannedMaterialMove(
-                item=ln.item, uom=materials[ln.item].item.uom, qty=ln.qty, reason=ln.reason.strip()
-            )
-        )
+    scrapped = _plan_scrap(order, materials, args.scrap)
     scrap_qty = _sum_lines(args.scrap)
     if args.lines is None:
         wanted = {code: m.at_supplier - scrap_qty.get(code, ZERO) for code, m in materials.items()}
@@ -1123,10 +1163,7 @@ def _plan_return(
     returns = [
         PlannedMaterialMove(item=code, uom=materials[code].item.uom, qty=q) for code, q in wanted.items()
     ]
-    taking: dict[str, Decimal] = defaultdict(Decimal)
-    for mv in [*returns, *scrapped]:
-        taking[mv.item] += mv.qty
-    _check_at_supplier(order, materials, taking, f"returning material of {order.code}")
+    taking = _take_at_supplier(order, materials, [*returns, *scrapped], f"returning material of {order.code}")
     if not taking and not args.close:
         raise ToolError(
             "invalid_input",
@@ -1177,8 +1214,9 @@ def propose_subcontract_material_return(
         parts_zh.append("退回 STOCK " + "、".join(f"{r.item} {fmt_qty(r.qty)} {r.uom}" for r in returns))
         parts_en.append("return to STOCK " + ", ".join(f"{r.item} {fmt_qty(r.qty)} {r.uom}" for r in returns))
     if scrapped:
-        parts_zh.append("报废 " + "、".join(f"{s.item} {fmt_qty(s.qty)}({s.reason})" for s in scrapped))
-        parts_en.append("scrap " + ", ".join(f"{s.item} {fmt_qty(s.qty)} ({s.reason})" for s in scrapped))
+        scrap_zh, scrap_en = _scrap_text(scrapped)
+        parts_zh.append("报废 " + scrap_zh)
+        parts_en.append("scrap " + scrap_en)
     if args.close:
         parts_zh.append("关闭订单")
         parts_en.append("close the order")
@@ -1221,7 +1259,7 @@ def apply_subcontract_material_return(session: Session, proposal: Proposal, acto
         order=order.code,
         close=bool(eff["close"]),
         lines=[MaterialLineIn(item=r["item"], qty=dec(r["qty"])) for r in eff["returns"]],
-        scrap=[ScrapLineIn(item=s["item"], qty=dec(s["qty"]), reason=s["reason"]) for s in eff["scrap"]],
+        scrap=_scrap_lines(eff),
     )
     returns, scrapped, status_after = _plan_return(session, order, args)
     loc = supplier_location(session, supplier)
@@ -1241,19 +1279,7 @@ def apply_subcontract_material_return(session: Session, proposal: Proposal, acto
             reason=str(eff.get("note", "")),
         )
         change_issued(session, order, items[r.item].id or 0, -r.qty)
-    for s in scrapped:
-        _post(
-            session,
-            order,
-            items[s.item].id or 0,
-            s.qty,
-            loc.code,
-            "PRODUCTION",
-            "scrap",
-            on,
-            actor,
-            reason=s.reason,
-        )
+    _post_scrap(session, order, items, scrapped, loc.code, on, actor)
     before = order.status
     if status_after == "closed":
         if order.status != "completed":
@@ -1266,20 +1292,10 @@ def apply_subcontract_material_return(session: Session, proposal: Proposal, acto
         "location": loc.code,
         "date": on.isoformat(),
         "returns": [{"item": r.item, "qty": to_number(r.qty)} for r in returns],
-        "scrap": [{"item": s.item, "qty": to_number(s.qty), "reason": s.reason} for s in scrapped],
+        "scrap": _scrap_record(scrapped),
         "status": order.status,
     }
-    audit(
-        session,
-        actor,
-        "return",
-        entity="subcontract_order",
-        entity_ref=order.code,
-        proposal_id=proposal.id,
-        before={"status": before},
-        after=record,
-    )
-    return record
+    return _audited(session, actor, "return", order, proposal, before, record)
 
 
 # ---------------------------------------------------------------- reading
