@@ -37,13 +37,25 @@ from tools.types import Num
 # --------------------------------------------------------------------------------------------------------------
 
 
+def find_period(session: Session, code: str) -> CostPeriod | None:
+    """The cost period ``code`` (YYYY-MM), read afresh from the database; None if there is none."""
+    return session.exec(
+        select(CostPeriod).where(CostPeriod.code == code).execution_options(populate_existing=True)
+    ).first()
+
+
+def require_period(session: Session, code: str) -> CostPeriod:
+    """The cost period ``code``, or ``not_found``."""
+    row = find_period(session, code)
+    if row is None:
+        raise not_found("cost period", code)
+    return row
+
+
 def _period_row(session: Session, code: str | None, production_order_id: int | None = None) -> CostPeriod:
     """The period named ``code``; else the latest one (with inputs for ``production_order_id`` if given)."""
     if code is not None:
-        row = session.exec(select(CostPeriod).where(CostPeriod.code == code)).first()
-        if row is None:
-            raise not_found("cost period", code)
-        return row
+        return require_period(session, code)
     query = select(CostPeriod).order_by(col(CostPeriod.code).desc())
     if production_order_id is not None:
         query = query.join(OrderCostInput, col(OrderCostInput.period_id) == col(CostPeriod.id)).where(

@@ -54,7 +54,14 @@ from data_model.tables.inventory import INTERNAL_KINDS
 from planning import costing as pc
 from planning import costing_collection as cc
 from planning.errors import InvalidInputError
-from tools.catalog.costing import CostProblemOut, PeriodCosting, cost_period_live, current_run
+from tools.catalog.costing import (
+    CostProblemOut,
+    PeriodCosting,
+    cost_period_live,
+    current_run,
+    find_period,
+    require_period,
+)
 from tools.catalog.material_issue import find_order
 from tools.catalog.subcontracting import order_fee
 from tools.context import Actor, ToolContext
@@ -100,19 +107,6 @@ def month(code: str, field_name: str = "period") -> cc.PeriodRange:
         return cc.parse_period(code)
     except InvalidInputError as exc:
         raise ToolError("invalid_input", exc.message, {"field": field_name, "value": code}) from None
-
-
-def find_period(session: Session, code: str) -> CostPeriod | None:
-    return session.exec(
-        select(CostPeriod).where(CostPeriod.code == code).execution_options(populate_existing=True)
-    ).first()
-
-
-def require_period(session: Session, code: str) -> CostPeriod:
-    row = find_period(session, code)
-    if row is None:
-        raise ToolError("not_found", f"cost period {code!r} not found", {"kind": "cost period", "key": code})
-    return row
 
 
 def require_open(session: Session, code: str, action: str) -> CostPeriod | None:
@@ -2022,14 +2016,21 @@ class PeriodCloseProposalOut(ProposalOut):
     warnings: list[CloseProblemOut]
 
 
-def _refuse_close(check: CloseCheck) -> ToolError:
-    errors = [p for p in check.problems if p.severity == "error"]
-    lines = "; ".join(p.message for p in errors[:5]) + (" …" if len(errors) > 5 else "")
+def close_refusal(subject: str, period: str, problems: Sequence[BaseModel], shown: int) -> ToolError:
+    """``conflict``: ``subject`` cannot be closed, its first ``shown`` errors in the message, every problem
+    (errors and warnings) in the details."""
+    dumped = [p.model_dump(mode="json") for p in problems]
+    errors = [d["message"] for d in dumped if d["severity"] == "error"]
+    text = "; ".join(errors[:shown]) + (" …" if len(errors) > shown else "")
     return ToolError(
         "conflict",
-        f"cannot close {check.period.code}: {len(errors)} error(s): {lines}",
-        {"period": check.period.code, "problems": [p.model_dump(mode="json") for p in check.problems]},
+        f"cannot close {subject}: {len(errors)} error(s): {text}",
+        {"period": period, "problems": dumped},
     )
+
+
+def _refuse_close(check: CloseCheck) -> ToolError:
+    return close_refusal(check.period.code, check.period.code, check.problems, shown=5)
 
 
 @tool(kind="propose", tags=("costing",))

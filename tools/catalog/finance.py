@@ -19,7 +19,6 @@ from sqlmodel import Session, col, select
 
 from data_model.base import utcnow
 from data_model.tables import (
-    CostPeriod,
     Customer,
     FinancePeriod,
     Item,
@@ -35,7 +34,7 @@ from data_model.tables import (
 from data_model.tables.costing_docs import COST_RESULT_ELEMENTS
 from data_model.tables.finance import ACCOUNT_ROLES, AUX_DIMENSIONS
 from data_model.tables.inventory import LOCATION_KINDS
-from tools.catalog.costing_collection import month
+from tools.catalog.costing_collection import close_refusal, find_period, month
 from tools.context import Actor, ToolContext
 from tools.errors import ToolError
 from tools.finance.chart import DEFAULT_ACCOUNTS, DEFAULT_RULES, EVENTS, event_group
@@ -1142,7 +1141,7 @@ def get_voucher_status(ctx: ToolContext, args: VoucherStatusIn) -> VoucherStatus
         for g, t in GROUP_TITLES.items()
         if written[g] or pending[g] or g in ("production", "subcontract", "close")
     ]
-    cost = session.exec(select(CostPeriod).where(CostPeriod.code == code)).first()
+    cost = find_period(session, code)
     finance = find_finance_period(session, code)
     production_pending = pending["production"] + pending["subcontract"]
     close_done = plan.close_status in ("done", "none") or (
@@ -1261,13 +1260,7 @@ class FinanceCloseProposalOut(ProposalOut):
 
 
 def _refuse(check: CloseCheck) -> ToolError:
-    errors = [p for p in check.problems if p.severity == "error"]
-    text = "; ".join(p.message for p in errors[:3]) + (" …" if len(errors) > 3 else "")
-    return ToolError(
-        "conflict",
-        f"cannot close {check.period} for vouchers: {len(errors)} error(s): {text}",
-        {"period": check.period, "problems": [p.model_dump(mode="json") for p in _problems_out(check)]},
-    )
+    return close_refusal(f"{check.period} for vouchers", check.period, _problems_out(check), shown=3)
 
 
 @tool(kind="propose", tags=("finance",))
