@@ -34,6 +34,8 @@ class Settings(BaseSettings):
         True  # serve the web UI at /ui (create_app); API-only deployments and tests turn it off
     )
     ui_demo_password: str = "orderpilot"  # demo-<role> users sign in with it; empty = never set
+    # After the first promise on new data, prepare the commitments of every priority in the background.
+    promise_prepare: bool = True
 
 
 @lru_cache(maxsize=1)

@@ -38,10 +38,12 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import itertools
 import math
 import threading
 import time as clock
 from array import array
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, KeysView, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
@@ -497,6 +499,9 @@ class _Budget:
             self.left -= clock.perf_counter() - started
 
 
+_PLACEMENTS_KEPT = 4096  # solved what-ifs a capacity base keeps
+
+
 class _CapacityBase:
     """Existing production orders on one plant's work centers: their baseline schedule, computed once (with the
     CP-SAT time the first call that needs it has left), and the what-ifs solved against it."""
@@ -517,8 +522,9 @@ class _CapacityBase:
         self._plan: CapacityPlan | None = None
         # What-ifs already solved, by the chain of new orders before them: levers and later promises re-run
         # the same builds. A chain is numbered by its last order and the chain before it (0: none).
-        self.placements: dict[tuple, _Placement | None] = {}
+        self.placements: OrderedDict[tuple, _Placement | None] = OrderedDict()  # least recently used first
         self.chains: dict[tuple[int, tuple], int] = {}
+        self.numbers = itertools.count(1)
 
     def baseline(self, budget: _Budget) -> Schedule | None:
         if self._baseline is None and not self._infeasible:
@@ -591,11 +597,17 @@ class _CapacityChain:
     def place(self, item: str, qty: Decimal, release: date, due: date | None) -> _Placement | None:
         """Where a new order of ``qty`` starting no earlier than ``release`` would go (not kept: see ``commit``)."""
         key = (self.priority, self.chain, item, qty, release, due)
-        if key in self.base.placements:
-            return self.base.placements[key]
+        placements = self.base.placements
+        if key in placements:
+            placements.move_to_end(key)
+            return placements[key]
         placement = self._evaluate(item, qty, release, due)
         if placement is not None:
-            self.base.placements[key] = placement
+            placements[key] = placement
+            if (
+                len(placements) > _PLACEMENTS_KEPT
+            ):  # each holds a plan: memory stays bounded however many asks
+                placements.popitem(last=False)
         return placement
 
     def _evaluate(self, item: str, qty: Decimal, release: date, due: date | None) -> _Placement | None:
@@ -656,8 +668,13 @@ class _CapacityChain:
         self.orders.append(placement.order)
         self.current = placement.plan
         o = placement.order
-        chains = self.base.chains
-        self.chain = chains.setdefault((self.chain, (o.item, o.qty, o.release_date, o.due)), len(chains) + 1)
+        chains, link = self.base.chains, (self.chain, (o.item, o.qty, o.release_date, o.due))
+        found = chains.get(link)
+        if found is None:
+            if len(chains) >= _PLACEMENTS_KEPT * 4:
+                chains.clear()  # numbers are never reused: placements under the old ones just go unused
+            found = chains[link] = next(self.base.numbers)
+        self.chain = found
 
     def impacts(self, days: _Days) -> list[PromiseImpact]:
         """Existing production orders that complete later than in the baseline."""
@@ -719,6 +736,8 @@ class _Snapshot:
         self.below: dict[str, int] = {}
         self.offsets: dict[tuple[str, Decimal], int] = {}
         self.bases: dict[tuple, _CapacityBase] = {}
+        # Free lots per (baseline schedule id, item): the baselines are kept in ``bases`` as long as the snapshot.
+        self.lots: dict[tuple[int, str], tuple[tuple[int, Decimal, SourceKind, str, Decimal], ...]] = {}
         self.protected: dict[tuple, _Protected] = {}
         self.named = frozenset(d.id for d in plant.demands) | {r.demand for r in self.reservations}
 
@@ -737,6 +756,29 @@ class PromiseMemo:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._snapshot: _Snapshot | None = None
+
+    def prepare(
+        self,
+        plant: Plant,
+        *,
+        production_orders: Sequence[ScheduleOrder] | None = None,
+        settings: PromiseSettings | None = None,
+        reservations: Iterable[ReservedSupply] = (),
+        priorities: Iterable[int] | None = None,
+    ) -> tuple[int, ...]:
+        """Work out now what the promises on this snapshot will share: the baseline schedule and the allocation
+        of the commitments for each of ``priorities`` (default: 1, for the raise-priority lever, and every
+        priority the open sales order lines have), most important first. The lock is taken per priority, so
+        promises asked meanwhile wait for one allocation at most. Returns the priorities prepared."""
+        settings = settings or PromiseSettings()
+        if priorities is None:
+            priorities = {1} | {d.priority for d in plant.demands if d.kind is DemandKind.SALES and d.qty > 0}
+        wanted = tuple(sorted(set(priorities)))
+        for priority in wanted:
+            with self._lock:
+                ctx = _Context(_snapshot_of(plant, production_orders, reservations, self), settings, None)
+                _protect(ctx, (), _by_priority(priority), priority, frozenset())
+        return wanted
 
     def _bind(
         self, plant: Plant, orders: Sequence[ScheduleOrder], reservations: Sequence[ReservedSupply]
@@ -883,6 +925,22 @@ class _Context:
     # ---- supply
 
     def lots(self, code: str) -> list[_Lot]:
+        """``code``'s supply as free lots, as the snapshot holds it (built once per item and baseline)."""
+        capacity = self.capacity
+        if capacity is None:
+            schedule = None
+        else:
+            schedule = capacity.baseline(self.budget)
+            if schedule is None:  # supply dates from due dates for now: a later call may know the schedule
+                return self._lots(code)
+        built = self.snapshot.lots.get((id(schedule), code))
+        if built is None:
+            built = self.snapshot.lots[(id(schedule), code)] = tuple(
+                (x.day, x.qty, x.kind, x.ref, x.order_qty) for x in self._lots(code)
+            )
+        return [_Lot(*fields) for fields in built]
+
+    def _lots(self, code: str) -> list[_Lot]:
         lots = []
         stock = self.plant.on_hand.get(code, ZERO)
         if stock > 0:
@@ -1554,7 +1612,7 @@ class _Outcome:
         return self.impacts
 
 
-_PROTECTED_KEPT = 8  # allocations of commitments a memo keeps (one per priority, estimate or request ids)
+_PROTECTED_KEPT = 16  # allocations of commitments a memo keeps (one per priority, estimate or request ids)
 
 
 def _protect(

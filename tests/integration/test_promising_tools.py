@@ -3,13 +3,16 @@ the propose → confirm round trip that records promised dates and reservations.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import date
 
 import pytest
 from sqlmodel import select
 
+from data_model.settings import get_settings
 from data_model.tables import Item, Reservation, SalesOrder, SalesOrderLine
 from tests.helpers import call, confirm_as
+from tools.catalog import promising as promising_tools
 from tools.context import Actor, open_context
 from tools.errors import ToolError
 
@@ -199,6 +202,30 @@ def test_promise_on_the_demo_factory(demo_url: str) -> None:
         for op in build["operations"]:
             assert op["order"] == build["ref"] and op["start"] >= "2026-12-01"
             assert op["end"][:10] <= build["available_date"]
+
+
+def test_the_first_promise_prepares_every_priority_in_the_background(demo_url: str, monkeypatch) -> None:
+    first = call(demo_url, "promise_order", item="DSK-1200", qty=30, due_date="2026-12-18", priority=5)
+    with open_context(demo_url) as ctx:
+        inputs = promising_tools._snapshot(ctx.session, ctx.today)
+        priorities = {d.priority for d in inputs.plant.demands if d.kind.value == "sales"} | {1}
+    assert inputs.preparing is not None
+    inputs.preparing.join(timeout=60)
+    assert not inputs.preparing.is_alive()
+    prepared = {key[1] for key in inputs.memo._snapshot.protected}  # (rule, priority, …) per allocation
+    assert prepared >= priorities
+    # A prepared snapshot answers as a cold one: the same request with nothing prepared beforehand.
+    again = call(demo_url, "promise_order", item="CHR-STF", qty=150, due_date="2026-12-11", priority=3)
+    monkeypatch.setattr(promising_tools, "_snapshots", OrderedDict())
+    monkeypatch.setenv("ORDERPILOT_PROMISE_PREPARE", "false")
+    get_settings.cache_clear()
+    try:
+        cold = call(demo_url, "promise_order", item="CHR-STF", qty=150, due_date="2026-12-11", priority=3)
+        with open_context(demo_url) as ctx:
+            assert promising_tools._snapshot(ctx.session, ctx.today).preparing is None
+    finally:
+        get_settings.cache_clear()
+    assert again == cold and first["item"] == "DSK-1200"
 
 
 def test_draft_order_of_the_demo_is_confirmed_with_its_promise(demo_url: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 import weakref
 from collections import OrderedDict
@@ -31,6 +32,7 @@ from data_model.tables import (
 )
 from planning import promising as pp
 from planning.bom import format_qty
+from planning.errors import PlanningError
 from planning.model import Plant
 from tools.catalog.items import resolve_item
 from tools.catalog.scheduling import load_schedule_orders
@@ -437,6 +439,10 @@ def active_reservations(session: Session) -> list[pp.ReservedSupply]:
     return [pp.ReservedSupply(r.demand_ref, code, r.supply_ref, r.qty) for r, code in rows]
 
 
+logger = logging.getLogger("orderpilot.promising")
+PROMISE_TIME_LIMIT_SECONDS = 5.0  # CP-SAT time a promise may spend on capacity checks, by default
+
+
 def _settings(time_limit_seconds: float) -> pp.PromiseSettings:
     return pp.PromiseSettings(capacity_budget_seconds=time_limit_seconds)
 
@@ -450,6 +456,29 @@ class _Inputs:
         self.reserved = tuple(active_reservations(session))
         self.links = _Links(session, self.plant)
         self.memo = pp.PromiseMemo()
+        self.preparing: threading.Thread | None = None
+
+    def prepare_in_background(self) -> None:
+        """Once a promise on this snapshot is answered, work out the commitments of every other priority in a
+        background thread (once per snapshot), so that the next promises on unchanged data find them ready."""
+        if not get_settings().promise_prepare:
+            return
+        with _snapshots_lock:
+            if self.preparing is not None:
+                return
+            self.preparing = threading.Thread(target=self._prepare, name="promise-prepare", daemon=True)
+        self.preparing.start()
+
+    def _prepare(self) -> None:
+        try:
+            self.memo.prepare(
+                self.plant,
+                production_orders=self.orders,
+                reservations=self.reserved,
+                settings=_settings(PROMISE_TIME_LIMIT_SECONDS),
+            )
+        except PlanningError:  # the promise itself reports it when asked; nothing to prepare then
+            logger.warning("preparing promises on a snapshot failed", exc_info=True)
 
 
 # Snapshots by database and data versions: every write path bumps the versions of the domains it writes (a
@@ -497,7 +526,9 @@ class PromiseOrderIn(BaseModel):
     qty: Num = Field(gt=0, description="quantity in the item's unit of measure")
     due_date: date = Field(description="requested delivery date, YYYY-MM-DD")
     priority: int = Field(default=5, ge=0, le=99, description="1 = most important; default 5")
-    time_limit_seconds: float = Field(default=5.0, gt=0, le=60, description="solver time for capacity checks")
+    time_limit_seconds: float = Field(
+        default=PROMISE_TIME_LIMIT_SECONDS, gt=0, le=60, description="solver time for capacity checks"
+    )
 
 
 class PromiseOrderOut(BaseModel):
@@ -552,7 +583,7 @@ def promise_order(ctx: ToolContext, args: PromiseOrderIn) -> PromiseOrderOut:
     en, zh = _explain_line(result, inputs.plant)
     tail_en, tail_zh = _explain_tail(result.impacts, result.levers, args.due_date, inputs.links)
     en, zh = en + tail_en, zh + tail_zh
-    return PromiseOrderOut(
+    out = PromiseOrderOut(
         **line.model_dump(exclude={"item", "item_name", "uom", "qty", "due_date"}),
         item=line.item,
         item_name=line.item_name,
@@ -568,6 +599,8 @@ def promise_order(ctx: ToolContext, args: PromiseOrderIn) -> PromiseOrderOut:
         explanation_zh=zh,
         explanation_en=en,
     )
+    inputs.prepare_in_background()
+    return out
 
 
 # ------------------------------------------------------------------------------------------- draft order
@@ -658,7 +691,9 @@ def promise_sales_order(ctx: ToolContext, args: PromiseSalesOrderIn) -> OrderPro
         memo=inputs.memo,
     )
     due = min(line.due_date for line in args.lines)
-    return _order_out(order, inputs.plant, inputs.links, due)
+    out = _order_out(order, inputs.plant, inputs.links, due)
+    inputs.prepare_in_background()
+    return out
 
 
 # --------------------------------------------------------------------------------------------- existing order
