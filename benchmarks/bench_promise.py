@@ -25,6 +25,7 @@ from planning.scheduling import OrderStatus, ScheduleOrder
 
 DEMO_YAML = Path(__file__).resolve().parents[1] / "data" / "demo" / "demo_factory.yaml"
 DEMO_TARGET_SECONDS = 1.0
+SYNTHETIC_TARGET_SECONDS = 0.5  # p95 on the medium factory (issue 14)
 
 # Questions a salesperson would ask about the demo (item, qty, due date, priority).
 DEMO_REQUESTS = (
@@ -61,6 +62,7 @@ class PromiseBenchResult:
     production_orders: int
     timings: tuple[PromiseTiming, ...]
     first: PromiseTiming | None = None
+    prepare_seconds: float | None = None  # PromiseMemo.prepare before the first promise, if it was run
 
     @property
     def p50(self) -> float:
@@ -158,23 +160,42 @@ def run_promise_streams(
     settings: PromiseSettings | None = None,
     plant: Plant | None = None,
     streams: int = 1,
+    prepare: bool = False,
 ) -> list[PromiseBenchResult]:
     """``run_promise_benchmark``, then ``streams`` - 1 more lists of other requests (``synthetic_requests``
     with other seeds) on the same snapshot, each a result of its own: the snapshot is then in use, its
-    commitments for most priorities and the overtime schedules of most work centers already worked out."""
+    commitments for most priorities and the overtime schedules of most work centers already worked out.
+
+    With ``prepare``, ``PromiseMemo.prepare`` runs first (timed apart), as the promise tools do in the
+    background after their first answer on new data: the baseline schedule and the commitments of every
+    priority are then known before the first request."""
     plant = plant or plant_from_dict(data)
     bom_index(plant)
     orders = schedule_orders_of(data, plant)
     importlib.import_module("ortools.sat.python.cp_model")  # loaded once per process, not per promise
     memo = PromiseMemo()
+    prepare_seconds = None
+    if prepare:
+        start = time.perf_counter()
+        memo.prepare(plant, production_orders=orders, settings=settings)
+        prepare_seconds = time.perf_counter() - start
     wanted = requests if requests is not None else synthetic_requests(plant)
     first = _stream(plant, orders, wanted, settings, memo)
-    results = [PromiseBenchResult(factory, len(plant.items), len(orders), tuple(first[1:]), first[0])]
+    results = [
+        PromiseBenchResult(
+            factory + (", prepared" if prepare else ""),
+            len(plant.items),
+            len(orders),
+            tuple(first[1:]),
+            first[0],
+            prepare_seconds,
+        )
+    ]
     for n in range(1, streams):
         more = synthetic_requests(plant, len(first), seed=1000 + n)
         results.append(
             PromiseBenchResult(
-                f"{factory}, snapshot in use ({n})",
+                f"{results[0].factory}, snapshot in use ({n})",
                 len(plant.items),
                 len(orders),
                 tuple(_stream(plant, orders, more, settings, memo)),
@@ -234,7 +255,12 @@ def format_result(result: PromiseBenchResult) -> str:
         f"{result.factory}: {result.items} items, {result.production_orders} open production orders, "
         f"{len(result.timings) + (first is not None)} requests",
         f"promise_order p50 {result.p50 * 1000:.0f} ms, p95 {result.p95 * 1000:.0f} ms"
-        + (f"; first on the snapshot {first.seconds * 1000:.0f} ms" if first else ""),
+        + (f"; first on the snapshot {first.seconds * 1000:.0f} ms" if first else "")
+        + (
+            f"; prepared beforehand in {result.prepare_seconds:.1f} s"
+            if result.prepare_seconds is not None
+            else ""
+        ),
     ]
     for t in (first, *result.timings) if first else result.timings:
         lines.append(
@@ -254,13 +280,29 @@ def section_promise(ctx: Any) -> list[Any]:
     demo = run_promise_benchmark(demo_data(), demo_requests(), "demo")
     data = ctx.data or generate_factory(ctx.size, seed=ctx.seed)
     plant = ctx.plant or plant_from_dict(data)
-    synthetic = run_promise_benchmark(data, synthetic_requests(plant, seed=ctx.seed), ctx.size, plant=plant)
+    requests = synthetic_requests(plant, seed=ctx.seed)
+    cold = run_promise_benchmark(data, requests, ctx.size, plant=plant)
+    (prepared,) = run_promise_streams(data, requests, ctx.size, plant=plant, prepare=True)
     rows = []
-    for r, target in ((demo, f"< {DEMO_TARGET_SECONDS:g} s"), (synthetic, "")):
+    for r, target in (
+        (demo, DEMO_TARGET_SECONDS),
+        (cold, None),
+        (prepared, SYNTHETIC_TARGET_SECONDS),
+    ):
         case = f"{r.factory}: {len(r.timings)} requests"
-        ok = r.p95 < DEMO_TARGET_SECONDS if target else None
+        if r.prepare_seconds is not None:
+            rows.append(
+                BenchRow(
+                    "promise",
+                    case,
+                    "PromiseMemo.prepare",
+                    r.prepare_seconds,
+                    "s",
+                    note="baseline schedule and the commitments of every priority, before the first request",
+                )
+            )
         if r.first is not None:
-            first_ok = r.first.seconds < DEMO_TARGET_SECONDS if target else None
+            first_ok = r.first.seconds < DEMO_TARGET_SECONDS if r is demo else None
             rows.append(
                 BenchRow(
                     "promise",
@@ -268,13 +310,23 @@ def section_promise(ctx: Any) -> list[Any]:
                     "promise_order, first on the snapshot",
                     r.first.seconds,
                     "s",
-                    target=target,
+                    target=f"< {DEMO_TARGET_SECONDS:g} s" if r is demo else "",
                     ok=first_ok,
-                    note="computes the baseline schedule and the commitments the others share",
+                    note="" if r.prepare_seconds else "computes the baseline schedule and its commitments",
                 )
             )
         rows.append(BenchRow("promise", case, "promise_order p50", r.p50, "s"))
-        rows.append(BenchRow("promise", case, "promise_order p95", r.p95, "s", target=target, ok=ok))
+        rows.append(
+            BenchRow(
+                "promise",
+                case,
+                "promise_order p95",
+                r.p95,
+                "s",
+                target=f"< {target * 1000:g} ms" if target else "",
+                ok=r.p95 < target if target else None,
+            )
+        )
     return rows
 
 
@@ -297,6 +349,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=1,
         help="lists of requests on one synthetic snapshot: the later ones find it in use (default 1)",
     )
+    parser.add_argument(
+        "--prepare",
+        action="store_true",
+        help="prepare the synthetic snapshot first (PromiseMemo.prepare), as the promise tools do",
+    )
     parser.add_argument("--tool", action="store_true", help="also time the tool on the demo (SQLite)")
     args = parser.parse_args(argv)
     print(
@@ -318,7 +375,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         plant = plant_from_dict(data)
         requests = synthetic_requests(plant, args.requests, args.seed)
         runs = [
-            run_promise_streams(data, requests, args.size, plant=plant, streams=args.streams)
+            run_promise_streams(
+                data, requests, args.size, plant=plant, streams=args.streams, prepare=args.prepare
+            )
             for _ in range(max(args.repeat, 1))
         ]
         for results in zip(*runs, strict=True):  # per stream, the quietest run
