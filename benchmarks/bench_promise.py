@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import random
 import statistics
@@ -179,6 +180,7 @@ def run_promise_streams(
         start = time.perf_counter()
         memo.prepare(plant, production_orders=orders, settings=settings)
         prepare_seconds = time.perf_counter() - start
+        gc.freeze()  # as the promise tools do once a snapshot is prepared; handed back below
     wanted = requests if requests is not None else synthetic_requests(plant)
     first = _stream(plant, orders, wanted, settings, memo)
     results = [
@@ -201,6 +203,8 @@ def run_promise_streams(
                 tuple(_stream(plant, orders, more, settings, memo)),
             )
         )
+    if prepare:
+        gc.unfreeze()
     return results
 
 

@@ -3,6 +3,7 @@ the propose → confirm round trip that records promised dates and reservations.
 
 from __future__ import annotations
 
+import gc
 from collections import OrderedDict
 from datetime import date
 
@@ -214,6 +215,7 @@ def test_the_first_promise_prepares_every_priority_in_the_background(demo_url: s
     assert not inputs.preparing.is_alive()
     prepared = {key[1] for key in inputs.memo._snapshot.protected}  # (rule, priority, …) per allocation
     assert prepared >= priorities
+    assert gc.get_freeze_count() > 0  # the prepared snapshot is left out of the collector's full passes
     # A prepared snapshot answers as a cold one: the same request with nothing prepared beforehand.
     again = call(demo_url, "promise_order", item="CHR-STF", qty=150, due_date="2026-12-11", priority=3)
     monkeypatch.setattr(promising_tools, "_snapshots", OrderedDict())

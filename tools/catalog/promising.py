@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import logging
 import threading
@@ -479,6 +480,11 @@ class _Inputs:
             )
         except PlanningError:  # the promise itself reports it when asked; nothing to prepare then
             logger.warning("preparing promises on a snapshot failed", exc_info=True)
+            return
+        # The prepared snapshot lives as long as its data versions: keep the collector from walking its
+        # millions of objects again and again (a full collection took 0.1–0.3 s on the medium factory).
+        # They are handed back to it when a snapshot is dropped (``_snapshot``).
+        gc.freeze()
 
 
 # Snapshots by database and data versions: every write path bumps the versions of the domains it writes (a
@@ -514,6 +520,7 @@ def _snapshot(session: Session, today: date) -> _Inputs:
             _snapshots[key] = inputs
             while len(_snapshots) > _SNAPSHOTS_KEPT:
                 _snapshots.popitem(last=False)
+                gc.unfreeze()  # what a dropped snapshot held can be collected again
     return inputs
 
 
