@@ -7,15 +7,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from cli.output import emit_json, fail
+from cli.output import DbOption, emit_json, fail, fail_unreachable, run_in_context
 
 if TYPE_CHECKING:
     from assistant.backend import AssistantReply
     from tools.context import Actor
 
-DbOption = Annotated[
-    str | None, typer.Option("--db", help="Database URL (default: ORDERPILOT_DATABASE_URL).")
-]
 BackendOption = Annotated[
     str | None,
     typer.Option(
@@ -38,22 +35,11 @@ QUIT_COMMANDS = ("/quit", "/exit", "/q")
 
 def _resolve(db: str | None, as_user: str | None, json_out: bool) -> tuple[str, Actor]:
     """The database URL and the acting user; an unknown user or a lost database ends the command."""
-    from sqlalchemy.exc import OperationalError
-
     from data_model.settings import get_settings
     from tools.auth import actor_for
-    from tools.context import open_context
-    from tools.errors import ToolError
 
     url = db or get_settings().database_url
-    try:
-        with open_context(url) as ctx:
-            actor = actor_for(ctx.session, as_user)
-    except ToolError as exc:
-        fail(exc.code, exc.message, exc.details, as_json=json_out)
-    except OperationalError as exc:
-        fail("unavailable", f"database not reachable: {str(exc.orig).strip()[:300]}", as_json=json_out)
-    return url, actor
+    return url, run_in_context(url, lambda ctx: actor_for(ctx.session, as_user), as_json=json_out)
 
 
 def _check_backend(backend: str | None, json_out: bool) -> None:
@@ -94,7 +80,7 @@ def ask(
     try:
         reply = ask_assistant(text, backend=backend, thread_id=thread, db_url=url, actor=actor)
     except OperationalError as exc:
-        fail("unavailable", f"database not reachable: {str(exc.orig).strip()[:300]}", as_json=json_out)
+        fail_unreachable(exc, as_json=json_out)
     if json_out:
         emit_json(reply.contract_json())
     else:

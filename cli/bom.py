@@ -8,13 +8,10 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.output import fail
+from cli.output import DbOption, fail, run_in_context
 
 app = typer.Typer(help="Bills of materials for people: tree, where-used, history.", no_args_is_help=True)
 
-DbOption = Annotated[
-    str | None, typer.Option("--db", help="Database URL (default: ORDERPILOT_DATABASE_URL).")
-]
 OnOption = Annotated[
     str | None,
     typer.Option(
@@ -34,21 +31,13 @@ def _day(on: str | None) -> date | None:
 
 def _call(db: str | None, name: str, args: dict[str, Any], on: date | None = None) -> dict[str, Any]:
     """Run one tool; an error is one line on stderr and exit 1."""
-    from sqlalchemy.exc import OperationalError
-
-    from data_model.settings import get_settings
-    from tools.context import open_context
-    from tools.errors import ToolError
     from tools.registry import call_tool
 
     clock: Callable[[], date] | None = (lambda: on) if on else None
-    try:
-        with open_context(db or get_settings().database_url, clock=clock) as ctx:
-            return call_tool(ctx, name, args)
-    except ToolError as exc:
-        fail(exc.code, exc.message, as_json=False)
-    except OperationalError as exc:
-        fail("unavailable", f"database not reachable: {str(exc.orig).strip()[:300]}", as_json=False)
+    result: dict[str, Any] = run_in_context(
+        db, lambda ctx: call_tool(ctx, name, args), as_json=False, clock=clock
+    )
+    return result
 
 
 def _qty(value: float) -> str:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.output import fail
+from cli.output import DbOption, fail, run_in_context
 
 app = typer.Typer(
     help="Cost accounting for people: export a period's cost reports to Excel.", no_args_is_help=True
@@ -20,30 +20,31 @@ def costing() -> None:
     """Cost accounting for people: export a period's cost reports to Excel."""
 
 
-DbOption = Annotated[
-    str | None, typer.Option("--db", help="Database URL (default: ORDERPILOT_DATABASE_URL).")
-]
-
 MONEY_FORMAT = "#,##0.00"
 QTY_FORMAT = "#,##0.######"
 RATE_FORMAT = "0.00%"
+UNIT_COST_FORMAT = "#,##0.000000"
 
 # (header, key, number format); a key with dots reads a nested value.
-COST_COLUMNS: list[tuple[str, str, str]] = [
-    ("生产订单 order", "production_order", ""),
-    ("物料 item", "item", ""),
-    ("类型 kind", "kind", ""),
-    ("层级 level", "level", "0"),
+# The completed quantity and the cost elements, alike in the cost report and the composition.
+ELEMENT_COLUMNS: list[tuple[str, str, str]] = [
     ("完工数量 completed", "completed_qty", QTY_FORMAT),
     ("材料 material", "material", MONEY_FORMAT),
     ("其中转入 transferred in", "transferred_in", MONEY_FORMAT),
     ("人工 labor", "labor", MONEY_FORMAT),
     ("制造费用 overhead", "overhead", MONEY_FORMAT),
     ("委外加工费 subcontract", "subcontract", MONEY_FORMAT),
+]
+COST_COLUMNS: list[tuple[str, str, str]] = [
+    ("生产订单 order", "production_order", ""),
+    ("物料 item", "item", ""),
+    ("类型 kind", "kind", ""),
+    ("层级 level", "level", "0"),
+    *ELEMENT_COLUMNS,
     ("其他加工费 other", "other_conversion", MONEY_FORMAT),
     ("返工 rework", "rework", MONEY_FORMAT),
     ("完工成本 total", "total", MONEY_FORMAT),
-    ("单位成本 unit cost", "unit_cost", "#,##0.000000"),
+    ("单位成本 unit cost", "unit_cost", UNIT_COST_FORMAT),
     ("在制数量 WIP qty", "wip.qty", QTY_FORMAT),
     ("在制材料 WIP material", "wip.material", MONEY_FORMAT),
     ("在制加工费 WIP conversion", "wip.conversion", MONEY_FORMAT),
@@ -54,16 +55,11 @@ COMPOSITION_COLUMNS: list[tuple[str, str, str]] = [
     ("分组 group", "key", ""),
     ("名称 name", "name", ""),
     ("生产订单 orders", "orders", ""),
-    ("完工数量 completed", "completed_qty", QTY_FORMAT),
-    ("材料 material", "material", MONEY_FORMAT),
-    ("其中转入 transferred in", "transferred_in", MONEY_FORMAT),
-    ("人工 labor", "labor", MONEY_FORMAT),
-    ("制造费用 overhead", "overhead", MONEY_FORMAT),
-    ("委外加工费 subcontract", "subcontract", MONEY_FORMAT),
+    *ELEMENT_COLUMNS,
     ("其他 other", "other_conversion", MONEY_FORMAT),
     ("返工 rework", "rework", MONEY_FORMAT),
     ("合计 total", "total", MONEY_FORMAT),
-    ("单位成本 unit cost", "unit_cost", "#,##0.000000"),
+    ("单位成本 unit cost", "unit_cost", UNIT_COST_FORMAT),
     ("材料占比 material %", "shares.material", RATE_FORMAT),
     ("人工占比 labor %", "shares.labor", RATE_FORMAT),
     ("制造费用占比 overhead %", "shares.overhead", RATE_FORMAT),
@@ -75,8 +71,8 @@ VARIANCE_COLUMNS: list[tuple[str, str, str]] = [
     ("物料 item", "item", ""),
     ("完工数量 qty", "qty", QTY_FORMAT),
     ("标准来源 standard from", "standard_from", ""),
-    ("标准单位成本 standard unit", "standard_unit_cost", "#,##0.000000"),
-    ("实际单位成本 actual unit", "actual_unit_cost", "#,##0.000000"),
+    ("标准单位成本 standard unit", "standard_unit_cost", UNIT_COST_FORMAT),
+    ("实际单位成本 actual unit", "actual_unit_cost", UNIT_COST_FORMAT),
     ("标准成本 standard", "standard_total", MONEY_FORMAT),
     ("实际成本 actual", "actual_total", MONEY_FORMAT),
     ("差异 variance", "variance", MONEY_FORMAT),
@@ -91,7 +87,7 @@ PROFIT_COLUMNS: list[tuple[str, str, str]] = [
     ("数量口径 basis", "qty_basis", ""),
     ("单价 unit price", "unit_price", MONEY_FORMAT),
     ("收入 revenue", "revenue", MONEY_FORMAT),
-    ("单位成本 unit cost", "unit_cost", "#,##0.000000"),
+    ("单位成本 unit cost", "unit_cost", UNIT_COST_FORMAT),
     ("成本 cost", "cost", MONEY_FORMAT),
     ("毛利 margin", "margin", MONEY_FORMAT),
     ("毛利率 margin %", "margin_rate", RATE_FORMAT),
@@ -182,28 +178,18 @@ def build_workbook(reports: dict[str, Any]) -> Any:
 
 def collect_reports(db: str | None, period: str) -> dict[str, Any]:
     """Every cost report of ``period`` through the tools; only costing and problems when it cannot be costed."""
-    from sqlalchemy.exc import OperationalError
-
-    from data_model.settings import get_settings
-    from tools.context import open_context
-    from tools.errors import ToolError
     from tools.registry import call_tool
 
-    try:
-        with open_context(db or get_settings().database_url) as ctx:
-            reports = {"run_costing": call_tool(ctx, "run_costing", {"period": period})}
-            if reports["run_costing"]["ok"]:
-                reports["by_level"] = call_tool(
-                    ctx, "get_cost_composition", {"period": period, "by": "level"}
-                )
-                reports["by_item"] = call_tool(ctx, "get_cost_composition", {"period": period, "by": "item"})
-                reports["variance"] = call_tool(ctx, "get_cost_variance", {"period": period})
-                reports["profitability"] = call_tool(ctx, "get_order_profitability", {"period": period})
-            return reports
-    except ToolError as exc:
-        fail(exc.code, exc.message, as_json=False)
-    except OperationalError as exc:
-        fail("unavailable", f"database not reachable: {str(exc.orig).strip()[:300]}", as_json=False)
+    def collect(ctx: Any) -> dict[str, Any]:
+        reports = {"run_costing": call_tool(ctx, "run_costing", {"period": period})}
+        if reports["run_costing"]["ok"]:
+            reports["by_level"] = call_tool(ctx, "get_cost_composition", {"period": period, "by": "level"})
+            reports["by_item"] = call_tool(ctx, "get_cost_composition", {"period": period, "by": "item"})
+            reports["variance"] = call_tool(ctx, "get_cost_variance", {"period": period})
+            reports["profitability"] = call_tool(ctx, "get_order_profitability", {"period": period})
+        return reports
+
+    return run_in_context(db, collect, as_json=False)
 
 
 @app.command("export")

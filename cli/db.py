@@ -2,27 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from cli.output import fail
+from cli.output import DbOption, fail, fail_unreachable
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+T = TypeVar("T")
 
 app = typer.Typer(
     help="Back up and restore the database (SQLite and PostgreSQL, either way).", no_args_is_help=True
 )
 
-DbOption = Annotated[
-    str | None, typer.Option("--db", help="Database URL (default: ORDERPILOT_DATABASE_URL).")
-]
 
+def _on_engine(db: str | None, action: Callable[[Engine], T]) -> T:
+    """``action(engine)`` on ``db`` (default: the configured database); a refused backup or restore, or a
+    database that cannot be reached, is one line on stderr and exit 1."""
+    from sqlalchemy.exc import OperationalError
 
-def _engine(db: str | None):  # type: ignore[no-untyped-def]
     from data_model.db import make_engine
     from data_model.settings import get_settings
+    from tools.backup import BackupError
 
-    return make_engine(db or get_settings().database_url)
+    engine = make_engine(db or get_settings().database_url)
+    try:
+        return action(engine)
+    except BackupError as exc:
+        fail("invalid_input", exc.message, as_json=False)
+    except OperationalError as exc:
+        fail_unreachable(exc, as_json=False)
+    finally:
+        engine.dispose()
 
 
 @app.command("backup")
@@ -33,19 +48,9 @@ def backup(
     db: DbOption = None,
 ) -> None:
     """Write every table's rows to FILE from one consistent snapshot (restorable on either backend)."""
-    from sqlalchemy.exc import OperationalError
+    from tools.backup import backup_database
 
-    from tools.backup import BackupError, backup_database
-
-    engine = _engine(db)
-    try:
-        summary = backup_database(engine, file)
-    except BackupError as exc:
-        fail("invalid_input", exc.message, as_json=False)
-    except OperationalError as exc:
-        fail("unavailable", f"database not reachable: {str(exc.orig).strip()[:300]}", as_json=False)
-    finally:
-        engine.dispose()
+    summary = _on_engine(db, lambda engine: backup_database(engine, file))
     typer.echo(
         f"backed up {summary.total_rows} rows of {len(summary.rows)} tables "
         f"(schema {summary.schema_revision}) to {file}"
@@ -64,19 +69,9 @@ def restore(
     ] = False,
 ) -> None:
     """Restore FILE into an empty database (migrated first), all or nothing, in one transaction."""
-    from sqlalchemy.exc import OperationalError
+    from tools.backup import restore_database
 
-    from tools.backup import BackupError, restore_database
-
-    engine = _engine(db)
-    try:
-        summary = restore_database(engine, file, force=force)
-    except BackupError as exc:
-        fail("invalid_input", f"{exc.message}", as_json=False)
-    except OperationalError as exc:
-        fail("unavailable", f"database not reachable: {str(exc.orig).strip()[:300]}", as_json=False)
-    finally:
-        engine.dispose()
+    summary = _on_engine(db, lambda engine: restore_database(engine, file, force=force))
     typer.echo(
         f"restored {summary.total_rows} rows of {len(summary.rows)} tables from {file} "
         f"(made on {summary.source_dialect} at {summary.created_at})"

@@ -13,17 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 
-from cli.output import emit_json, fail
+from cli.output import DbOption, emit_json, fail, fail_unreachable
 
 app = typer.Typer(help="The demo factory: documents that show each execution flow.", no_args_is_help=True)
-
-DbOption = Annotated[
-    str | None, typer.Option("--db", help="Database URL (default: ORDERPILOT_DATABASE_URL).")
-]
 
 # The purchase order whose receipt opens the story: once it has a receipt, the story has run.
 MARKER_PO = "PO-2611-01"
@@ -262,7 +258,7 @@ def story(db: DbOption = None) -> None:
     except ToolError as exc:
         fail(exc.code, exc.message, exc.details)
     except OperationalError as exc:
-        fail("unavailable", f"database not reachable: {str(exc.orig).strip()[:300]}")
+        fail_unreachable(exc)
     emit_json(
         {
             "documents": [

@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from cli.output import emit_json, fail
+from cli.output import DbOption, emit_json, fail, run_in_context
 
 app = typer.Typer(
     help="Accounting vouchers: export a month's vouchers (CSV, Excel, or the 用友/金蝶-style import sheet), "
@@ -17,32 +16,12 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-DbOption = Annotated[
-    str | None, typer.Option("--db", help="Database URL (default: ORDERPILOT_DATABASE_URL).")
-]
 FORMATS = ("csv", "xlsx", "preset")
 
 
 @app.callback()
 def vouchers() -> None:
     """Accounting vouchers generated from the documents (see docs/vouchers.md)."""
-
-
-def _run(db: str | None, action: Callable[[Any], Any]) -> Any:
-    """Run ``action(ctx)`` in a transaction; errors become a line on stderr and exit 1."""
-    from sqlalchemy.exc import OperationalError
-
-    from data_model.settings import get_settings
-    from tools.context import open_context
-    from tools.errors import ToolError
-
-    try:
-        with open_context(db or get_settings().database_url) as ctx:
-            return action(ctx)
-    except ToolError as exc:
-        fail(exc.code, exc.message, exc.details, as_json=False)
-    except OperationalError as exc:
-        fail("unavailable", f"database not reachable: {str(exc.orig).strip()[:300]}", as_json=False)
 
 
 @app.command("export")
@@ -84,7 +63,7 @@ def export_cmd(
         code = month(period).code
         return voucher_table(ctx.session, code, "preset" if fmt == "preset" else "standard", status, account)
 
-    table = _run(db, build)
+    table = run_in_context(db, build, as_json=False)
     write_table(table, target, "csv" if fmt == "csv" else "xlsx")
     vouchers = len({row[2] for row in table.rows})  # the voucher code (standard) or number (preset)
     typer.echo(f"wrote {len(table.rows)} line(s) of {vouchers} voucher(s) of {period} to {target}")
@@ -96,7 +75,9 @@ def seed_cmd(db: DbOption = None) -> None:
     with `orderpilot proposals confirm ID`."""
     from tools.registry import call_tool
 
-    out = _run(db, lambda ctx: call_tool(ctx, "propose_voucher_account_rules", {"defaults": True}))
+    out = run_in_context(
+        db, lambda ctx: call_tool(ctx, "propose_voucher_account_rules", {"defaults": True}), as_json=False
+    )
     emit_json({k: out[k] for k in ("proposal_id", "kind", "status", "summary_zh", "summary_en")})
 
 
@@ -109,5 +90,5 @@ def rules_cmd(
     propose_voucher_account_rules reads back (edit it, then propose it with file=…)."""
     from tools.finance.export import write_rules_workbook
 
-    accounts, rules = _run(db, lambda ctx: write_rules_workbook(ctx.session, out))
+    accounts, rules = run_in_context(db, lambda ctx: write_rules_workbook(ctx.session, out), as_json=False)
     typer.echo(f"wrote {accounts} account(s) and {rules} rule(s) to {out}")

@@ -21,7 +21,7 @@ from cli import proposals as proposals_cli
 from cli import reports as reports_cli
 from cli import server as server_cli
 from cli import users as users_cli
-from cli.output import emit_json, fail
+from cli.output import DbOption, emit_json, fail, fail_unreachable, run_in_context
 
 app = typer.Typer(
     name="orderpilot",
@@ -44,8 +44,6 @@ app.command("chat")(assistant_cli.chat)
 app.command("mrp")(planning_cli.mrp)
 app.command("serve")(server_cli.serve)
 app.command("mcp")(server_cli.mcp)
-
-DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (default: ORDERPILOT_DATABASE_URL).")]
 
 
 def _db_url(db: str | None) -> str:
@@ -76,7 +74,7 @@ def load(
             typer.echo(f"  - {problem}", err=True)
         raise typer.Exit(1) from None
     except OperationalError as exc:
-        fail("unavailable", f"database not reachable: {str(exc.orig).strip()[:300]}", as_json=False)
+        fail_unreachable(exc, as_json=False)
     counts = ", ".join(f"{v} {k}" for k, v in result.counts.items())
     typer.echo(f"loaded {file} ({counts}){' after reset' if reset else ''}")
 
@@ -104,10 +102,6 @@ def tool_cmd(
     db: DbOption = None,
 ) -> None:
     """Call one tool and print its output as JSON (errors: {"error": {...}} and exit 1)."""
-    from sqlalchemy.exc import OperationalError
-
-    from tools.context import open_context
-    from tools.errors import ToolError
     from tools.registry import call_tool
 
     try:
@@ -116,15 +110,7 @@ def tool_cmd(
         fail("invalid_input", f"--args is not valid JSON: {exc.msg} at position {exc.pos}")
     if not isinstance(parsed, dict):
         fail("invalid_input", "--args must be a JSON object")
-    try:
-        with open_context(_db_url(db)) as ctx:
-            result = call_tool(ctx, name, parsed)
-    except ToolError as exc:
-        emit_json(exc.to_dict())
-        raise typer.Exit(1) from None
-    except OperationalError as exc:
-        fail("unavailable", f"database not reachable: {str(exc.orig).strip()[:300]}")
-    emit_json(result)
+    emit_json(run_in_context(db, lambda ctx: call_tool(ctx, name, parsed)))
 
 
 @app.command("tools")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli.output import fail
+from cli.output import DbOption, fail, fail_unreachable
 
 if TYPE_CHECKING:
     from planning.mrp import PlannedOrder
@@ -59,9 +59,7 @@ def mrp(
         Path | None, typer.Option("--csv", help="Write the suggestions to this CSV file.")
     ] = None,
     rows: Annotated[int, typer.Option("--rows", min=0, help="Suggestions shown in the table.")] = 20,
-    db: Annotated[
-        str | None, typer.Option("--db", help="Database URL (default: ORDERPILOT_DATABASE_URL).")
-    ] = None,
+    db: DbOption = None,
 ) -> None:
     """Run MRP with a progress display: load the snapshot, plan, build the suggestions; then print a
     summary (per action, exceptions) and the earliest suggestions, and optionally write them all to CSV."""
@@ -123,7 +121,7 @@ def mrp(
     except ToolError as exc:
         fail(exc.code, exc.message, exc.details, as_json=False)
     except OperationalError as exc:
-        fail("unavailable", f"database not reachable: {str(exc.orig).strip()[:300]}", as_json=False)
+        fail_unreachable(exc, as_json=False)
 
     console = Console()
     scope = f" for {item}" if item else ""

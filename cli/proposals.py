@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from cli.output import emit_json, fail
+from cli.output import DbOption, emit_json, fail, run_in_session
 
 app = typer.Typer(help="Pending proposals: list, show, confirm, reject.", no_args_is_help=True)
 
-DbOption = Annotated[
-    str | None, typer.Option("--db", help="Database URL (default: ORDERPILOT_DATABASE_URL).")
-]
 AsOption = Annotated[
     str | None,
     typer.Option(
@@ -21,23 +17,6 @@ AsOption = Annotated[
     ),
 ]
 STATUSES = ("pending", "confirmed", "rejected", "expired", "failed")
-
-
-def _run(db: str | None, action: Callable[[Any], Any]) -> Any:
-    """Run ``action(session)``; errors become the CLI's JSON error on stdout and exit 1."""
-    from sqlalchemy.exc import OperationalError
-
-    from data_model.settings import get_settings
-    from tools.context import open_context
-    from tools.errors import ToolError
-
-    try:
-        with open_context(db or get_settings().database_url) as ctx:
-            return action(ctx.session)
-    except ToolError as exc:
-        fail(exc.code, exc.message, exc.details)
-    except OperationalError as exc:
-        fail("unavailable", f"database not reachable: {str(exc.orig).strip()[:300]}")
 
 
 @app.command("list")
@@ -55,7 +34,10 @@ def list_cmd(
 
     if status not in STATUSES and not all_:
         fail("invalid_input", f"--status must be one of {', '.join(STATUSES)}", {"field": "status"})
-    rows = _run(db, lambda s: list_proposals(s, status=None if all_ else status, kind=kind, limit=limit))  # type: ignore[arg-type]
+    rows = run_in_session(
+        db,
+        lambda s: list_proposals(s, status=None if all_ else status, kind=kind, limit=limit),  # type: ignore[arg-type]
+    )
     emit_json(
         [
             {
@@ -75,7 +57,7 @@ def show(
     """Show one proposal with its effect, and its result once decided."""
     from tools.proposals import get_proposal
 
-    emit_json(_run(db, lambda s: get_proposal(s, proposal_id)).model_dump(mode="json"))
+    emit_json(run_in_session(db, lambda s: get_proposal(s, proposal_id)).model_dump(mode="json"))
 
 
 @app.command("confirm")
@@ -88,7 +70,9 @@ def confirm_cmd(
     from tools.auth import actor_for
     from tools.proposals import confirm
 
-    emit_json(_run(db, lambda s: confirm(s, proposal_id, actor_for(s, as_user))).model_dump(mode="json"))
+    emit_json(
+        run_in_session(db, lambda s: confirm(s, proposal_id, actor_for(s, as_user))).model_dump(mode="json")
+    )
 
 
 @app.command("reject")
@@ -103,5 +87,7 @@ def reject_cmd(
     from tools.proposals import reject
 
     emit_json(
-        _run(db, lambda s: reject(s, proposal_id, actor_for(s, as_user), reason)).model_dump(mode="json")
+        run_in_session(db, lambda s: reject(s, proposal_id, actor_for(s, as_user), reason)).model_dump(
+            mode="json"
+        )
     )

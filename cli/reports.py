@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cli.output import fail
+from cli.output import DbOption, fail, run_in_context
 
 app = typer.Typer(
     name="report",
@@ -29,17 +29,10 @@ def report(
         Path | None, typer.Option("--out", "-o", help="Target file (default: NAME.FORMAT).")
     ] = None,
     args: Annotated[str, typer.Option("--args", help="The report tool's arguments as a JSON object.")] = "{}",
-    db: Annotated[
-        str | None, typer.Option("--db", help="Database URL (default: ORDERPILOT_DATABASE_URL).")
-    ] = None,
+    db: DbOption = None,
 ) -> None:
     """Export a tracking or stock report: one row per order line, order or item, headers in Chinese and English."""
-    from sqlalchemy.exc import OperationalError
-
-    from data_model.settings import get_settings
-    from tools.context import open_context
-    from tools.errors import ToolError
-    from tools.reports.export import REPORTS, find_report, run_report, write_table
+    from tools.reports.export import REPORTS, run_report, write_table
 
     if name is None:
         for spec in sorted(REPORTS.values(), key=lambda s: s.name):
@@ -53,14 +46,7 @@ def report(
         fail("invalid_input", f"--args is not valid JSON: {exc.msg} at position {exc.pos}", as_json=False)
     if not isinstance(parsed, dict):
         fail("invalid_input", "--args must be a JSON object", as_json=False)
-    try:
-        spec = find_report(name)
-        with open_context(db or get_settings().database_url) as ctx:
-            table = run_report(ctx, spec.name, parsed)
-    except ToolError as exc:
-        fail(exc.code, exc.message, exc.details, as_json=False)
-    except OperationalError as exc:
-        fail("unavailable", f"database not reachable: {str(exc.orig).strip()[:300]}", as_json=False)
-    target = out or Path(f"{spec.name}.{fmt}")
+    table = run_in_context(db, lambda ctx: run_report(ctx, name, parsed), as_json=False)
+    target = out or Path(f"{table.name}.{fmt}")
     write_table(table, target, "xlsx" if fmt == "xlsx" else "csv")
     typer.echo(f"wrote {len(table.rows)} row(s) of {table.title} to {target}")

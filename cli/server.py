@@ -7,14 +7,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from cli.output import fail
+from cli.output import DbOption, run_in_context
 
 if TYPE_CHECKING:
     from data_model.settings import Settings
-
-DbOption = Annotated[
-    str | None, typer.Option("--db", help="Database URL (default: ORDERPILOT_DATABASE_URL).")
-]
 
 
 class Transport(StrEnum):
@@ -55,10 +51,6 @@ def mcp(
     db: DbOption = None,
 ) -> None:
     """Serve every tool over MCP: stdio as one user, or HTTP where each call carries a bearer token."""
-    from sqlalchemy.exc import OperationalError
-
-    from tools.errors import ToolError
-
     settings = _settings(db)
     if transport is Transport.http:
         import uvicorn
@@ -72,13 +64,8 @@ def mcp(
 
     from api.mcp_server import serve_stdio
     from tools.auth import actor_for
-    from tools.context import open_context
 
-    try:
-        with open_context(settings.database_url, settings=settings) as ctx:
-            actor = actor_for(ctx.session, user)
-    except ToolError as exc:
-        fail(exc.code, exc.message, exc.details, as_json=False)
-    except OperationalError as exc:
-        fail("unavailable", f"database not reachable: {str(exc.orig).strip()[:300]}", as_json=False)
+    actor = run_in_context(
+        settings.database_url, lambda ctx: actor_for(ctx.session, user), as_json=False, settings=settings
+    )
     anyio.run(serve_stdio, settings, actor)

@@ -2,36 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from cli.output import emit_json, fail
+from cli.output import DbOption, emit_json, run_in_session
 
 app = typer.Typer(help="Users, roles and API tokens.", no_args_is_help=True)
 
-DbOption = Annotated[
-    str | None, typer.Option("--db", help="Database URL (default: ORDERPILOT_DATABASE_URL).")
-]
 ROLES_HELP = "sales, planner, buyer, warehouse, quality, manager or admin"
-
-
-def _run(db: str | None, action: Callable[[Any], Any]) -> Any:
-    """Run ``action(session)`` in one transaction; errors become the CLI's JSON error and exit 1."""
-    from sqlalchemy.exc import OperationalError
-
-    from data_model.settings import get_settings
-    from tools.context import open_context
-    from tools.errors import ToolError
-
-    try:
-        with open_context(db or get_settings().database_url) as ctx:
-            return action(ctx.session)
-    except ToolError as exc:
-        fail(exc.code, exc.message, exc.details)
-    except OperationalError as exc:
-        fail("unavailable", f"database not reachable: {str(exc.orig).strip()[:300]}")
 
 
 @app.command("add")
@@ -44,7 +23,7 @@ def add(
     """Add a user with a role."""
     from tools.auth import create_user
 
-    user = _run(db, lambda s: create_user(s, username, role, display_name=name))
+    user = run_in_session(db, lambda s: create_user(s, username, role, display_name=name))
     emit_json(user.model_dump(mode="json"))
 
 
@@ -53,7 +32,7 @@ def list_cmd(db: DbOption = None) -> None:
     """List users and their roles."""
     from tools.auth import list_users
 
-    users = _run(db, list_users)
+    users = run_in_session(db, list_users)
     emit_json([u.model_dump(mode="json") for u in users])
 
 
@@ -68,7 +47,7 @@ def token(
     """Issue an API token and print it once (only its hash is stored)."""
     from tools.auth import issue_token
 
-    value = _run(db, lambda s: issue_token(s, username, name=name))
+    value = run_in_session(db, lambda s: issue_token(s, username, name=name))
     typer.echo(value)
     typer.echo(f"token for {username}: store it now, it cannot be shown again", err=True)
 
@@ -82,7 +61,7 @@ def revoke(
     """Revoke a user's API tokens."""
     from tools.auth import revoke_tokens
 
-    count = _run(db, lambda s: revoke_tokens(s, username, name=name))
+    count = run_in_session(db, lambda s: revoke_tokens(s, username, name=name))
     emit_json({"username": username, "revoked": count})
 
 
@@ -95,7 +74,7 @@ def passwd(
     from tools.auth import set_password
 
     password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
-    _run(db, lambda s: set_password(s, username, password))
+    run_in_session(db, lambda s: set_password(s, username, password))
     typer.echo(f"password set for {username}", err=True)
 
 
@@ -106,7 +85,7 @@ def demo(db: DbOption = None) -> None:
     from tools.auth import ensure_demo_users
 
     password = get_settings().ui_demo_password
-    tokens = _run(db, lambda session: ensure_demo_users(session, password))
+    tokens = run_in_session(db, lambda session: ensure_demo_users(session, password))
     emit_json(
         {
             "web_sign_in": {
