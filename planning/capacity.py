@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import heapq
 import itertools
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_FLOOR, Decimal
@@ -265,13 +265,6 @@ class CapacityProfile:
             reach = self._reach[work_center] = list(itertools.accumulate((s.end for s in spans), max))
         return spans, starts, reach
 
-    def _from(self, work_center: str, earliest: int) -> Iterator[BusySpan]:
-        """Spans of ``work_center`` that end after ``earliest``, in start order, read as far as wanted."""
-        spans, _, reach = self._index(work_center)
-        for i in range(bisect.bisect_right(reach, earliest), len(spans)):  # all before end by ``earliest``
-            if spans[i].end > earliest:
-                yield spans[i]
-
     def overlapping(self, work_center: str, start: int, end: int) -> list[BusySpan]:
         """The spans of ``work_center`` that overlap ``[start, end)``."""
         spans, starts, reach = self._index(work_center)
@@ -293,21 +286,31 @@ class CapacityProfile:
         if duration <= 0:
             return earliest
         machines = self.machines.get(work_center, 1)
-        found: Iterable[BusySpan] = self._from(work_center, earliest)
-        if skip is not None:
-            found = (s for s in found if not skip(s))
+        spans, _, reach = self._index(work_center)
+        i, n = bisect.bisect_right(reach, earliest), len(spans)  # every span before i ends by ``earliest``
         more = sorted((s for s in extra if s.end > earliest), key=lambda s: (s.start, s.end))
-        if more:
-            found = heapq.merge(found, more, key=lambda s: (s.start, s.end))
-        # A sweep in start order: ``start`` is the candidate; ``ends`` the ends of the spans running at the
-        # latest start read. Usage only rises where a span starts, so once the next span starts after the
-        # candidate's end, the candidate fits; where usage reaches the machines, the candidate moves to the
-        # first end that brings it below them (no start before that end fits).
+        j, m = 0, len(more)
+        # A sweep in start order over both lists: ``start`` is the candidate; ``ends`` the ends of the spans
+        # running at the latest start read. Usage only rises where a span starts, so once the next span starts
+        # after the candidate's end, the candidate fits; where usage reaches the machines, the candidate moves
+        # to the first end that brings it below them (no start before that end fits).
         start = earliest
         ends: list[int] = []
-        for span in found:
+        while True:
+            if i < n and (j >= m or spans[i].start <= more[j].start):
+                span = spans[i]
+                i += 1
+                if span.end <= earliest or (
+                    skip is not None and span.start < start + duration and skip(span)
+                ):
+                    continue
+            elif j < m:
+                span = more[j]
+                j += 1
+            else:
+                return start
             if span.start >= start + duration:
-                break
+                return start
             now = max(span.start, start)
             while ends and ends[0] <= now:
                 heapq.heappop(ends)
@@ -317,7 +320,6 @@ class CapacityProfile:
             if len(ends) >= machines:
                 for _ in range(len(ends) - machines + 1):
                     start = heapq.heappop(ends)
-        return start
 
     @staticmethod
     def peak(spans: Iterable[BusySpan], start: int, end: int) -> int:

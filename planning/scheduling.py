@@ -1493,6 +1493,7 @@ class CapacityPlan:
         self._end: dict[OpKey, int] = {}
         self._completion: dict[str, tuple[int, date]] = {}  # orders whose completion moved (minute, date)
         self._new: tuple[tuple[_OrderData, tuple[PlannedOperation, ...]], ...] = ()
+        self._new_max_priority = 0  # the least important of ``_new`` (highest number)
         self._new_ops: dict[OpKey, _OpInfo] = {}
         self._new_previous: dict[OpKey, OpKey] = {}
         self._new_following: dict[OpKey, OpKey] = {}
@@ -1510,6 +1511,7 @@ class CapacityPlan:
         plan._end = dict(self._end)
         plan._completion = dict(self._completion)
         plan._new = self._new
+        plan._new_max_priority = self._new_max_priority
         plan._new_ops = dict(self._new_ops)
         plan._new_previous = dict(self._new_previous)
         plan._new_following = dict(self._new_following)
@@ -1568,12 +1570,16 @@ class CapacityPlan:
             )
         if new_order.item not in plant.items and new_order.item not in plant.routings:
             raise InvalidInputError(f"unknown item {new_order.item}", {"item": new_order.item})
-        if new_order.id in base.by_id or any(data.order.id == new_order.id for data, _ in self._new):
+        if new_order.id in base.by_id or new_order.id in self._completion:  # (new orders complete there too)
             raise InvalidInputError(f"order id {new_order.id} is already used", {"order": new_order.id})
         day_minutes = axis.day_minutes
         free, bounded = base.classes(new_order.priority)
         # Orders added to the plan before are as important as they are; those of lower priority give way too.
-        later = {data.order.id for data, _ in self._new if data.order.priority > new_order.priority}
+        later = (
+            {data.order.id for data, _ in self._new if data.order.priority > new_order.priority}
+            if self._new_max_priority > new_order.priority
+            else set()
+        )
         if later:
             free = free | later
         what_if = _order_data(
@@ -1653,6 +1659,7 @@ class CapacityPlan:
             for o in ops
         )
         plan._new = (*self._new, (what_if, planned))
+        plan._new_max_priority = max(self._new_max_priority, new_order.priority)
         plan._completion[new_order.id] = (completion, outcome.completion_date)
         return PlanStep(
             plan=plan,
