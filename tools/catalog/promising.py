@@ -459,9 +459,12 @@ class _Inputs:
         self.memo = pp.PromiseMemo()
         self.preparing: threading.Thread | None = None
 
-    def prepare_in_background(self) -> None:
-        """Once a promise on this snapshot is answered, work out the commitments of every other priority in a
-        background thread (once per snapshot), so that the next promises on unchanged data find them ready."""
+    def prepare_in_background(self, priority: int) -> None:
+        """Once a promise of ``priority`` on this snapshot is answered, work out in a background thread (once
+        per snapshot) the commitments of the priorities promises in this process have asked for, so that the
+        next promises on unchanged data find them ready."""
+        with _snapshots_lock:
+            _asked_priorities.add(priority)
         if not get_settings().promise_prepare:
             return
         with _snapshots_lock:
@@ -471,12 +474,15 @@ class _Inputs:
         self.preparing.start()
 
     def _prepare(self) -> None:
+        with _snapshots_lock:
+            asked = set(_asked_priorities)
         try:
             self.memo.prepare(
                 self.plant,
                 production_orders=self.orders,
                 reservations=self.reserved,
                 settings=_settings(PROMISE_TIME_LIMIT_SECONDS),
+                priorities={1} | asked,  # 1 for the raise-priority lever
             )
         except PlanningError:  # the promise itself reports it when asked; nothing to prepare then
             logger.warning("preparing promises on a snapshot failed", exc_info=True)
@@ -491,6 +497,7 @@ class _Inputs:
 # dataset load bumps them all), so consecutive promises on unchanged data share one snapshot, its baseline
 # schedule and its commitments. Each engine gets a token of its own: two databases never share a key.
 _SNAPSHOTS_KEPT = 2
+_asked_priorities: set[int] = set()  # the priorities promises have been asked for (they are prepared)
 _snapshots: OrderedDict[tuple[Any, ...], _Inputs] = OrderedDict()
 _snapshots_lock = threading.Lock()
 _engine_tokens: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
@@ -606,7 +613,7 @@ def promise_order(ctx: ToolContext, args: PromiseOrderIn) -> PromiseOrderOut:
         explanation_zh=zh,
         explanation_en=en,
     )
-    inputs.prepare_in_background()
+    inputs.prepare_in_background(args.priority)
     return out
 
 
@@ -699,7 +706,7 @@ def promise_sales_order(ctx: ToolContext, args: PromiseSalesOrderIn) -> OrderPro
     )
     due = min(line.due_date for line in args.lines)
     out = _order_out(order, inputs.plant, inputs.links, due)
-    inputs.prepare_in_background()
+    inputs.prepare_in_background(order.priority)
     return out
 
 
