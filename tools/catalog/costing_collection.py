@@ -134,6 +134,11 @@ def _dec(value: object) -> Decimal:
     return value if isinstance(value, Decimal) else Decimal(str(value or 0))
 
 
+def _first_eight(parts: Sequence[str], sep: str) -> str:
+    """The first eight of ``parts`` joined by ``sep``, and how many there are when there are more."""
+    return sep.join(parts[:8]) + (f" … ({len(parts)})" if len(parts) > 8 else "")
+
+
 def _fmt(value: Decimal) -> str:
     text = format(Decimal(value).quantize(Decimal("0.000001")).normalize(), "f")
     return "0" if text in ("-0", "") else text
@@ -249,16 +254,19 @@ def propose_labor_report(ctx: ToolContext, args: ProposeLaborReportIn) -> LaborR
     lines = [_plan_labor(ctx, i, line) for i, line in enumerate(args.lines)]
     hours = sum((ln.hours for ln in lines), ZERO)
     cost = sum((ln.labor_cost for ln in lines), ZERO)
-    text = "、".join(f"{ln.production_order} {_fmt(ln.hours)}h {_fmt(ln.labor_cost)}" for ln in lines[:8])
-    text_en = ", ".join(f"{ln.production_order} {_fmt(ln.hours)} h {_fmt(ln.labor_cost)}" for ln in lines[:8])
-    more = f" … ({len(lines)})" if len(lines) > 8 else ""
+    text = _first_eight(
+        [f"{ln.production_order} {_fmt(ln.hours)}h {_fmt(ln.labor_cost)}" for ln in lines], "、"
+    )
+    text_en = _first_eight(
+        [f"{ln.production_order} {_fmt(ln.hours)} h {_fmt(ln.labor_cost)}" for ln in lines], ", "
+    )
     base = create_proposal(
         ctx,
         kind=LABOR_KIND,
         tool="propose_labor_report",
         args=args,
-        summary_zh=f"报工 {len(lines)} 行:{text}{more};合计 {_fmt(hours)} 工时,人工成本 {_fmt(cost)}。",
-        summary_en=f"Report labor, {len(lines)} line(s): {text_en}{more}; {_fmt(hours)} h, labor cost {_fmt(cost)}.",
+        summary_zh=f"报工 {len(lines)} 行:{text};合计 {_fmt(hours)} 工时,人工成本 {_fmt(cost)}。",
+        summary_en=f"Report labor, {len(lines)} line(s): {text_en}; {_fmt(hours)} h, labor cost {_fmt(cost)}.",
         effect={"lines": [ln.model_dump(mode="json") for ln in lines]},
     )
     return LaborReportProposalOut(**base.model_dump(), lines=lines, hours=hours, labor_cost=cost)
@@ -1617,15 +1625,14 @@ def propose_account_mapping(ctx: ToolContext, args: ProposeAccountMappingIn) -> 
             m.note,
         )
         out.append(_mapping_out(m, "new" if old is None else "unchanged" if same else "changed"))
-    text = "、".join(f"{m.account}{'*' if m.match_type == 'prefix' else ''}→{m.pool}" for m in out[:8])
-    more = f" … ({len(out)})" if len(out) > 8 else ""
+    text = _first_eight([f"{m.account}{'*' if m.match_type == 'prefix' else ''}→{m.pool}" for m in out], "、")
     base = create_proposal(
         ctx,
         kind=MAPPING_KIND,
         tool="propose_account_mapping",
         args=args,
-        summary_zh=f"科目映射 {len(out)} 条:{text}{more}。",
-        summary_en=f"Account mappings, {len(out)}: {text}{more}.",
+        summary_zh=f"科目映射 {len(out)} 条:{text}。",
+        summary_en=f"Account mappings, {len(out)}: {text}.",
         effect={"mappings": [m.model_dump(mode="json") for m in out]},
     )
     return AccountMappingProposalOut(**base.model_dump(), mappings=out)

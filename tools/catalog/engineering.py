@@ -130,6 +130,17 @@ class BomTreeChangeIn(BaseModel):
     )
 
 
+# The field each kind of line change cannot do without.
+_CHANGE_NEEDS = {"replace": "new_component", "qty": "qty", "scrap": "scrap_rate", "add": "qty"}
+
+
+def _require_change_field(change: BaseModel, change_type: str) -> None:
+    """Refuse a change without the field its kind needs (a new component, a quantity, a scrap rate)."""
+    field = _CHANGE_NEEDS.get(change_type)
+    if field and getattr(change, field) is None:
+        raise ValueError(f"a {change_type} change needs {field}")
+
+
 class BomLineChangeIn(BaseModel):
     """One change to one parent's BOM."""
 
@@ -147,10 +158,7 @@ class BomLineChangeIn(BaseModel):
 
     @model_validator(mode="after")
     def _needs(self) -> BomLineChangeIn:
-        required = {"replace": "new_component", "qty": "qty", "scrap": "scrap_rate", "add": "qty"}
-        field = required.get(self.change_type)
-        if field and getattr(self, field) is None:
-            raise ValueError(f"a {self.change_type} change needs {field}")
+        _require_change_field(self, self.change_type)
         return self
 
 
@@ -186,10 +194,7 @@ class BatchChangeIn(BaseModel):
 
     @model_validator(mode="after")
     def _needs(self) -> BatchChangeIn:
-        required = {"replace": "new_component", "qty": "qty", "scrap": "scrap_rate", "add": "qty"}
-        field = required.get(self.change_type)
-        if field and getattr(self, field) is None:
-            raise ValueError(f"a {self.change_type} change needs {field}")
+        _require_change_field(self, self.change_type)
         return self
 
 

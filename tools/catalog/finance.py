@@ -10,11 +10,12 @@ only by red-ink reversals. See docs/vouchers.md for the rules, the voucher templ
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator
 from sqlmodel import Session, col, select
 
 from data_model.base import utcnow
@@ -225,6 +226,14 @@ class LedgerAccountIn(BaseModel):
         return list(dict.fromkeys(value))
 
 
+# The rule fields limited to a list: (what one is called, what they are called, the list).
+_RULE_CHOICES: dict[str, tuple[str, str, Collection[str]]] = {
+    "event": ("event", "events", EVENTS),
+    "location_kind": ("location kind", "kinds", LOCATION_KINDS),
+    "cost_element": ("cost element", "elements", COST_ELEMENTS),
+}
+
+
 class VoucherRuleIn(BaseModel):
     role: Role = Field(
         description="inventory | gr_ir (goods received not invoiced) | wip | labor_payable | overhead | "
@@ -250,25 +259,12 @@ class VoucherRuleIn(BaseModel):
     active: bool = Field(default=True, description="false switches the rule off")
     note: str = Field(default="", max_length=300)
 
-    @field_validator("event")
+    @field_validator("event", "location_kind", "cost_element")
     @classmethod
-    def _event(cls, value: str) -> str:
-        if value and value not in EVENTS:
-            raise ValueError(f"unknown event {value!r}; events are {', '.join(EVENTS)}")
-        return value
-
-    @field_validator("location_kind")
-    @classmethod
-    def _kind(cls, value: str) -> str:
-        if value and value not in LOCATION_KINDS:
-            raise ValueError(f"unknown location kind {value!r}; kinds are {', '.join(LOCATION_KINDS)}")
-        return value
-
-    @field_validator("cost_element")
-    @classmethod
-    def _element(cls, value: str) -> str:
-        if value and value not in COST_ELEMENTS:
-            raise ValueError(f"unknown cost element {value!r}; elements are {', '.join(COST_ELEMENTS)}")
+    def _known(cls, value: str, info: ValidationInfo) -> str:
+        what, plural, known = _RULE_CHOICES[str(info.field_name)]
+        if value and value not in known:
+            raise ValueError(f"unknown {what} {value!r}; {plural} are {', '.join(known)}")
         return value
 
     @property

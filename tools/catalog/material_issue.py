@@ -1250,6 +1250,26 @@ class ProposeMaterialIssueIn(BaseModel):
     reason: str = Field(default="", max_length=300, description="required when a line is an over-issue")
 
 
+def _propose_order_issue(
+    ctx: ToolContext, args: ProposeMaterialIssueIn, tool_name: str, mode: str, reason: str
+) -> MaterialIssueProposalOut:
+    """Plan ``args.lines`` for one order from ``args.from_location`` and propose the document."""
+    plan = _order_for_issue(ctx.session, args.order)
+    loc = internal_location(ctx.session, args.from_location, "from_location")
+    result = IssuePlan()
+    plan_lines(ctx, result, [plan], args.lines)
+    return propose_material_document(
+        ctx,
+        tool_name=tool_name,
+        args=args,
+        mode=mode,
+        result=result,
+        location=loc,
+        issue_date=args.issue_date or ctx.today,
+        reason=reason,
+    )
+
+
 @tool(kind="propose")
 def propose_material_issue(ctx: ToolContext, args: ProposeMaterialIssueIn) -> MaterialIssueProposalOut:
     """Propose issuing components to one production order (分批领料: any part, in as many batches as needed).
@@ -1261,21 +1281,7 @@ def propose_material_issue(ctx: ToolContext, args: ProposeMaterialIssueIn) -> Ma
     `reason` and a planner's (or manager's) confirmation. The order must be released or in progress.
     Nothing changes until a warehouse user (or a planner, for an over-issue) confirms the proposal.
     """
-    session = ctx.session
-    plan = _order_for_issue(session, args.order)
-    loc = internal_location(session, args.from_location, "from_location")
-    result = IssuePlan()
-    plan_lines(ctx, result, [plan], args.lines)
-    return propose_material_document(
-        ctx,
-        tool_name="propose_material_issue",
-        args=args,
-        mode="issue",
-        result=result,
-        location=loc,
-        issue_date=args.issue_date or ctx.today,
-        reason=args.reason,
-    )
+    return _propose_order_issue(ctx, args, "propose_material_issue", "issue", args.reason)
 
 
 class ProposeSupplementaryIssueIn(ProposeMaterialIssueIn):
@@ -1295,21 +1301,7 @@ def propose_supplementary_issue(
     """
     if not args.reason.strip():
         raise ToolError("invalid_input", "reason: a supplementary issue needs a reason", {"field": "reason"})
-    session = ctx.session
-    plan = _order_for_issue(session, args.order)
-    loc = internal_location(session, args.from_location, "from_location")
-    result = IssuePlan()
-    plan_lines(ctx, result, [plan], args.lines)
-    return propose_material_document(
-        ctx,
-        tool_name="propose_supplementary_issue",
-        args=args,
-        mode="supplement",
-        result=result,
-        location=loc,
-        issue_date=args.issue_date or ctx.today,
-        reason=args.reason.strip(),
-    )
+    return _propose_order_issue(ctx, args, "propose_supplementary_issue", "supplement", args.reason.strip())
 
 
 class ProposeKitIssueIn(BaseModel):

@@ -16,14 +16,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from types import SimpleNamespace
 from typing import Any, Literal
 
 import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlmodel import Session, col, select
 
-from data_model.dataset_store import effective_bom_map
 from data_model.settings import get_settings
 from data_model.states import StateError, transition
 from data_model.stock import StockError, fmt_qty, location_by_code, on_hand, post_move
@@ -45,6 +43,7 @@ from data_model.tables import (
     Supplier,
 )
 from data_model.tables.inventory import INTERNAL_KINDS
+from tools.catalog.material_issue import bom_in_force
 from tools.catalog.purchase_orders import (
     add_receipt_line,
     find_items,
@@ -165,28 +164,12 @@ def supplier_location(session: Session, supplier: Supplier) -> Location:
     return loc
 
 
-def _bom_in_force(session: Session, item_id: int, on: date) -> Bom | None:
-    boms = session.exec(select(Bom).where(Bom.item_id == item_id, Bom.status == "active")).all()
-    heads = [
-        SimpleNamespace(
-            parent=item_id,
-            version=b.version,
-            effective_from=b.effective_from,
-            effective_to=b.effective_to,
-            bom=b,
-        )
-        for b in boms
-    ]
-    chosen = effective_bom_map(heads, on).get(item_id)
-    return chosen.bom if chosen is not None else None
-
-
 def derive_materials(
     session: Session, item: Item, qty: Decimal, on: date
 ) -> tuple[Bom | None, list[tuple[Item, Decimal]]]:
     """The BOM in force on ``on`` and the materials ``qty`` of ``item`` need (scrap included, phantoms
     exploded through, lines of one component added up)."""
-    top = _bom_in_force(session, item.id or 0, on)
+    top = bom_in_force(session, item.id or 0, on)
     need: dict[int, Decimal] = defaultdict(Decimal)
     items: dict[int, Item] = {}
 
@@ -199,7 +182,7 @@ def derive_materials(
         for ln in lines:
             q = parent_qty * ln.qty * (1 + ln.scrap_rate) / bom.output_qty
             comp = items[ln.component_id]
-            inner = _bom_in_force(session, comp.id or 0, on) if comp.phantom and depth < 50 else None
+            inner = bom_in_force(session, comp.id or 0, on) if comp.phantom and depth < 50 else None
             if inner is not None:
                 walk(inner, q, depth + 1)
             else:
@@ -565,7 +548,7 @@ def apply_subcontract_orders(session: Session, proposal: Proposal, actor: Actor)
     for code, p in zip(codes, planned, strict=True):
         items = find_items(session, [p.item, *(m.item for m in p.materials)])
         supplier = find_supplier(session, p.supplier)
-        bom = _bom_in_force(session, items[p.item].id or 0, p.start_date)
+        bom = bom_in_force(session, items[p.item].id or 0, p.start_date)
         order = ProductionOrder(
             code=code,
             kind="subcontract",
