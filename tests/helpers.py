@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 if TYPE_CHECKING:
+    from assistant.backend import AssistantReply
     from data_model.settings import Settings
     from tools.context import Actor
+    from tools.errors import ToolError
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -158,6 +160,37 @@ def do(url: str, name: str, actor: Actor, *, proposer: Actor | None = None, **ar
     return done
 
 
+def race(url: str, proposal_ids: list[str], actor: Actor) -> list[dict[str, Any] | ToolError]:
+    """Confirm each proposal as ``actor`` in its own thread and connection, all released at once; each
+    confirmed proposal (JSON) or the ToolError that refused it."""
+    import threading
+
+    from sqlmodel import Session
+
+    from tools.context import engine_for
+    from tools.errors import ToolError
+    from tools.proposals import confirm
+
+    engine = engine_for(url)
+    barrier = threading.Barrier(len(proposal_ids))
+    results: list[dict[str, Any] | ToolError] = [ToolError("conflict", "not run")] * len(proposal_ids)
+
+    def worker(i: int, pid: str) -> None:
+        with Session(engine, expire_on_commit=False) as session:
+            barrier.wait()
+            try:
+                results[i] = confirm(session, pid, actor).model_dump(mode="json")
+            except ToolError as exc:
+                results[i] = exc
+
+    threads = [threading.Thread(target=worker, args=(i, pid)) for i, pid in enumerate(proposal_ids)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    return results
+
+
 def release_new_production_order(url: str, actor: Actor, **selection: Any) -> str:
     """Create a production order through propose_production_orders (``items=`` or ``sales_orders=``) and
     release it, both confirmed by ``actor``; the first order's code."""
@@ -214,3 +247,25 @@ def moves(
             )
             for m, code in rows
         ]
+
+
+def ask_offline(url: str, question: str, thread: str | None = None) -> AssistantReply:
+    """Ask the offline assistant, in a new conversation unless ``thread`` names one."""
+    import uuid
+
+    from assistant.service import ask
+
+    return ask(question, backend="offline", db_url=url, thread_id=thread or f"t-{uuid.uuid4().hex[:12]}")
+
+
+def called_args(reply: AssistantReply, tool: str) -> dict[str, Any]:
+    """The arguments of the assistant's first call of ``tool``, which must have succeeded."""
+    calls = [c for c in reply.tool_calls if c.name == tool]
+    assert calls, f"{tool} not called: {reply.tool_calls}"
+    assert calls[0].ok, calls[0].error
+    return calls[0].args
+
+
+def assert_figures_in(figures: list[str], answer: str) -> None:
+    for figure in figures:
+        assert figure in answer, f"{figure!r} missing from:\n{answer}"

@@ -6,43 +6,22 @@ A capability whose tool is not installed yet must say so plainly and call nothin
 
 from __future__ import annotations
 
-import shutil
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from assistant.backend import AssistantReply
-from assistant.offline.numbers import format_qty
-from assistant.service import ask
-from tests.helpers import DEMO_YAML, call, load_into
+from assistant.offline.numbers import format_qty as q
+from tests.helpers import ask_offline, call
 from tools.registry import load_all
 
 TODAY = date(2026, 12, 1)  # the demo dataset's clock
 NOT_AVAILABLE = {"zh": "还没有上线", "en": "not available yet"}
 
 Figures = Callable[[dict[str, Any], "Case", AssistantReply], list[str]]
-
-
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[str]:
-    """One demo factory for the module: these questions only read (proposals change no business data)."""
-    from tools.context import dispose_engine
-
-    path = tmp_path_factory.mktemp("offline-answers") / "demo.sqlite"
-    shutil.copy(sqlite_template, path)
-    url = f"sqlite:///{path}"
-    load_into(url, DEMO_YAML)
-    yield url
-    dispose_engine(url)
-
-
-def q(value: Any) -> str:
-    return format_qty(value)
 
 
 # ------------------------------------------------------------------------------------------------ figures
@@ -403,10 +382,6 @@ CASES = [
 ]
 
 
-def _ask(url: str, question: str) -> AssistantReply:
-    return ask(question, backend="offline", db_url=url, thread_id=f"t-{uuid.uuid4().hex[:12]}")
-
-
 def test_the_phrasings_cover_both_languages_and_every_intent() -> None:
     zh = [c for c in CASES if c.language == "zh"]
     en = [c for c in CASES if c.language == "en"]
@@ -415,7 +390,7 @@ def test_the_phrasings_cover_both_languages_and_every_intent() -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.question for c in CASES])
 def test_answer_carries_the_tools_figures(demo_db: str, case: Case) -> None:
-    reply = _ask(demo_db, case.question)
+    reply = ask_offline(demo_db, case.question)
     assert reply.backend == "offline"
     assert reply.language == case.language
     assert reply.answer.strip()
@@ -441,7 +416,7 @@ def test_answer_carries_the_tools_figures(demo_db: str, case: Case) -> None:
 
 
 def test_the_reply_has_the_contract_shape(demo_db: str) -> None:
-    data = _ask(demo_db, "SO-1020 什么时候发货？").contract_json()
+    data = ask_offline(demo_db, "SO-1020 什么时候发货？").contract_json()
     assert {"answer", "tool_calls", "proposals", "thread_id", "backend", "language"} <= set(data)
     assert data["tool_calls"] == [
         {"name": "get_sales_order", "args": {"order": "SO-1020"}, "ok": True},
@@ -450,19 +425,19 @@ def test_the_reply_has_the_contract_shape(demo_db: str) -> None:
 
 
 def test_a_missing_record_is_reported_from_the_tool(demo_db: str) -> None:
-    reply = _ask(demo_db, "SO-9999 什么时候发货")
+    reply = ask_offline(demo_db, "SO-9999 什么时候发货")
     assert [c.name for c in reply.tool_calls] == ["get_sales_order"]
     assert not reply.tool_calls[0].ok
     assert "SO-9999" in reply.answer and "没有找到" in reply.answer
 
 
 def test_out_of_scope_lists_what_can_be_answered(demo_db: str) -> None:
-    reply = _ask(demo_db, "tell me a joke")
+    reply = ask_offline(demo_db, "tell me a joke")
     assert "I can answer" in reply.answer
     assert "a customer's sales orders" in reply.answer
 
 
 def test_a_help_answer_cites_its_page_and_uses_the_index(demo_db: str) -> None:
-    reply = _ask(demo_db, "提案过期了怎么办？")
+    reply = ask_offline(demo_db, "提案过期了怎么办？")
     assert "assistant/offline/help/proposals.zh.md" in reply.answer
     assert "orderpilot proposals confirm" in reply.answer

@@ -4,32 +4,15 @@ slots are asked for (never guessed), threads are kept apart, and answers follow 
 from __future__ import annotations
 
 import re
-import shutil
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from assistant.backend import AssistantReply
 from assistant.offline.numbers import format_qty
 from assistant.service import ask
-from tests.helpers import DEMO_YAML, call, load_into
+from tests.helpers import call
 from tools.context import open_context
 from tools.proposals import get_proposal
 from tools.registry import load_all
-
-
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[str]:
-    from tools.context import dispose_engine
-
-    path = tmp_path_factory.mktemp("offline-dialogue") / "demo.sqlite"
-    shutil.copy(sqlite_template, path)
-    url = f"sqlite:///{path}"
-    load_into(url, DEMO_YAML)
-    yield url
-    dispose_engine(url)
 
 
 class Chat:

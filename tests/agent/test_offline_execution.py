@@ -9,54 +9,17 @@ business table is the same, row for row, before and after. Demo factory, today 2
 from __future__ import annotations
 
 import hashlib
-import shutil
 import sqlite3
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from assistant.backend import AssistantReply
-from assistant.offline.numbers import format_qty
-from assistant.service import ask
-from tests.helpers import DEMO_YAML, call, load_into
+from assistant.offline.numbers import format_qty as q
+from tests.helpers import ask_offline, assert_figures_in, call, called_args
 
 # tables a proposal itself writes (the proposal, its audit line, the data-version rows) or that hold users
 NOT_BUSINESS = {"proposal", "audit_log", "data_version", "meta", "app_user", "api_token", "alembic_version"}
-
-
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[str]:
-    from tools.context import dispose_engine
-
-    path = tmp_path_factory.mktemp("offline-execution") / "demo.sqlite"
-    shutil.copy(sqlite_template, path)
-    url = f"sqlite:///{path}"
-    load_into(url, DEMO_YAML)
-    yield url
-    dispose_engine(url)
-
-
-def _ask(url: str, question: str) -> AssistantReply:
-    return ask(question, backend="offline", db_url=url, thread_id=f"t-{uuid.uuid4().hex[:12]}")
-
-
-def q(value: Any) -> str:
-    return format_qty(value)
-
-
-def _called(reply: AssistantReply, tool: str) -> dict[str, Any]:
-    calls = [c for c in reply.tool_calls if c.name == tool]
-    assert calls, f"{tool} not called: {reply.tool_calls}"
-    assert calls[0].ok, calls[0].error
-    return calls[0].args
-
-
-def _assert_in(figures: list[str], answer: str) -> None:
-    for figure in figures:
-        assert figure in answer, f"{figure!r} missing from:\n{answer}"
 
 
 def _business_digest(url: str) -> dict[str, str]:
@@ -89,8 +52,8 @@ def _proposes(url: str, question: str, tool: str) -> tuple[AssistantReply, dict[
     """Ask a propose question: one pending proposal, nothing else changed. Returns the reply, its call's
     arguments and the tool's own output for them (a second, separate proposal)."""
     before = _business_digest(url)
-    reply = _ask(url, question)
-    args = _called(reply, tool)
+    reply = ask_offline(url, question)
+    args = called_args(reply, tool)
     assert _business_digest(url) == before
     [pid] = [p["proposal_id"] for p in reply.proposals]
     assert _proposal_status(url, pid) == "pending"
@@ -109,7 +72,7 @@ def test_kit_issue_is_a_pending_proposal(demo_db: str, question: str, language: 
     assert args == {"order": "MO-2612-03", "sets": 20}
     assert out["lines"]
     for ln in out["lines"]:
-        _assert_in([ln["item"], q(ln["qty"]), q(ln["required"]), q(ln["issued_after"])], reply.answer)
+        assert_figures_in([ln["item"], q(ln["qty"]), q(ln["required"]), q(ln["issued_after"])], reply.answer)
 
 
 @pytest.mark.parametrize(
@@ -122,7 +85,7 @@ def test_item_issue_is_a_pending_proposal(demo_db: str, question: str, language:
     assert args == {"order": "MO-2611-01", "lines": [{"item": "GASLIFT", "qty": 20}]}
     [ln] = out["lines"]
     # 180 of 200 gas lifts issued: 20 more makes 200
-    _assert_in(["GASLIFT", "20", q(ln["required"]), q(ln["issued_after"]), "200"], reply.answer)
+    assert_figures_in(["GASLIFT", "20", q(ln["required"]), q(ln["issued_after"]), "200"], reply.answer)
 
 
 @pytest.mark.parametrize(
@@ -130,16 +93,16 @@ def test_item_issue_is_a_pending_proposal(demo_db: str, question: str, language:
     [("MO-2612-05 领了多少料？完工多少？", "zh"), ("how much material has MO-2612-05 drawn so far", "en")],
 )
 def test_production_progress(demo_db: str, question: str, language: str) -> None:
-    reply = _ask(demo_db, question)
+    reply = ask_offline(demo_db, question)
     assert reply.language == language
-    args = _called(reply, "get_production_order")
+    args = called_args(reply, "get_production_order")
     assert args == {"order": "MO-2612-05"}
     out = call(demo_db, "get_production_order", **args)
-    _assert_in(
+    assert_figures_in(
         [q(out["qty"]), q(out["completed_qty"]), q(out["open_qty"]), str(out["due_date"])], reply.answer
     )
     for c in out["components"]:
-        _assert_in([c["item"], q(c["required"]), q(c["issued"]), q(c["remaining"])], reply.answer)
+        assert_figures_in([c["item"], q(c["required"]), q(c["issued"]), q(c["remaining"])], reply.answer)
 
 
 @pytest.mark.parametrize(
@@ -152,7 +115,7 @@ def test_completion_receipt_is_a_pending_proposal(demo_db: str, question: str, l
     assert args == {"order": "MO-2612-05", "qty": 30}
     r = out["receipt"]
     # 30 of 100 done before: 60/100 after
-    _assert_in(
+    assert_figures_in(
         [
             f"{q(r['completed_after'])}/{q(r['order_qty'])}",
             "60/100",
@@ -162,7 +125,7 @@ def test_completion_receipt_is_a_pending_proposal(demo_db: str, question: str, l
         reply.answer,
     )
     for s in r["not_yet_issued"]:
-        _assert_in([s["item"], q(s["issued"]), q(s["needed"])], reply.answer)
+        assert_figures_in([s["item"], q(s["issued"]), q(s["needed"])], reply.answer)
 
 
 @pytest.mark.parametrize(
@@ -173,7 +136,7 @@ def test_purchase_receipt_is_a_pending_proposal(demo_db: str, question: str, lan
     assert reply.language == language
     assert args == {"purchase_order": "PO-2611-01", "lines": [{"qty": 60, "line_no": 1}]}
     [ln] = out["lines"]
-    _assert_in(
+    assert_figures_in(
         [ln["item"], q(ln["qty"]), f"{q(ln['received_after'])}/{q(ln['ordered'])}", out["status_after"]],
         reply.answer,
     )
@@ -184,17 +147,17 @@ def test_purchase_receipt_is_a_pending_proposal(demo_db: str, question: str, lan
     [("哪些来料在待检？", "zh"), ("which incoming lots are waiting for inspection?", "en")],
 )
 def test_inspections_waiting(demo_db: str, question: str, language: str) -> None:
-    reply = _ask(demo_db, question)
+    reply = ask_offline(demo_db, question)
     assert reply.language == language
-    args = _called(reply, "get_inspection_orders")
+    args = called_args(reply, "get_inspection_orders")
     out = call(demo_db, "get_inspection_orders", **args)
-    _assert_in([str(out["total"])], reply.answer)
+    assert_figures_in([str(out["total"])], reply.answer)
     for o in out["orders"]:
-        _assert_in([o["code"], o["item"], q(o["qty"]), o["source_ref"]], reply.answer)
+        assert_figures_in([o["code"], o["item"], q(o["qty"]), o["source_ref"]], reply.answer)
     # the demo's opening stock in IQC (gas lifts, fabric) is on no inspection order yet
     assert out["uncovered"]
     for u in out["uncovered"]:
-        _assert_in([u["item"], q(u["qty"]), u["location"]], reply.answer)
+        assert_figures_in([u["item"], q(u["qty"]), u["location"]], reply.answer)
 
 
 @pytest.mark.parametrize(
@@ -205,16 +168,16 @@ def test_inspections_waiting(demo_db: str, question: str, language: str) -> None
     ],
 )
 def test_subcontract_order_material(demo_db: str, question: str, language: str) -> None:
-    reply = _ask(demo_db, question)
+    reply = ask_offline(demo_db, question)
     assert reply.language == language
-    args = _called(reply, "get_subcontract_order")
+    args = called_args(reply, "get_subcontract_order")
     assert args == {"order": "SC-2612-01"}
     out = call(demo_db, "get_subcontract_order", **args)
-    _assert_in(
+    assert_figures_in(
         [f"{q(out['received_qty'])}/{q(out['qty'])}", q(out["open_qty"]), str(out["due_date"])], reply.answer
     )
     for m in out["materials"]:
-        _assert_in([m["item"], q(m["sent"]), q(m["consumed"]), q(m["at_supplier"])], reply.answer)
+        assert_figures_in([m["item"], q(m["sent"]), q(m["consumed"]), q(m["at_supplier"])], reply.answer)
     # 120 welded frames sent, 40 came back coated: 80 still at the coater
     assert "80" in reply.answer
 
@@ -224,14 +187,14 @@ def test_subcontract_order_material(demo_db: str, question: str, language: str) 
     [("鑫彩那边还有我们多少料", "zh"), ("how much of our material is at the subcontractors?", "en")],
 )
 def test_subcontractor_stock(demo_db: str, question: str, language: str) -> None:
-    reply = _ask(demo_db, question)
+    reply = ask_offline(demo_db, question)
     assert reply.language == language
-    args = _called(reply, "get_subcontractor_stock")
+    args = called_args(reply, "get_subcontractor_stock")
     out = call(demo_db, "get_subcontractor_stock", **args)
     [loc] = [x for x in out["locations"] if x["supplier"] == "S-XINCAI"]
-    _assert_in([loc["location"], q(loc["total_value"])], reply.answer)
+    assert_figures_in([loc["location"], q(loc["total_value"])], reply.answer)
     for i in loc["items"]:
-        _assert_in([i["item"], q(i["qty"]), q(i["value"])], reply.answer)
+        assert_figures_in([i["item"], q(i["qty"]), q(i["value"])], reply.answer)
 
 
 @pytest.mark.parametrize(
@@ -239,21 +202,21 @@ def test_subcontractor_stock(demo_db: str, question: str, language: str) -> None
     [("客供料还有多少", "zh"), ("how much customer-supplied material do we have?", "en")],
 )
 def test_customer_materials(demo_db: str, question: str, language: str) -> None:
-    reply = _ask(demo_db, question)
+    reply = ask_offline(demo_db, question)
     assert reply.language == language
-    args = _called(reply, "get_customer_materials")
+    args = called_args(reply, "get_customer_materials")
     out = call(demo_db, "get_customer_materials", **args)
     if not out["customers"]:
         assert ("没有客供料" if language == "zh" else "No customer-supplied material") in reply.answer
     for c in out["customers"]:
         for i in c["items"]:
-            _assert_in([i["item"], q(i["on_hand"]), q(i["received"])], reply.answer)
+            assert_figures_in([i["item"], q(i["on_hand"]), q(i["received"])], reply.answer)
 
 
 def test_a_refused_proposal_stores_nothing(demo_db: str) -> None:
     # material goes to production orders, and PO-2611-01 orders lifting columns only: whether the question
     # is refused by the tool or asked again, no proposal is stored and nothing changes
     before = _business_digest(demo_db)
-    reply = _ask(demo_db, "给 PO-2611-01 发 20 个 GASLIFT")
+    reply = ask_offline(demo_db, "给 PO-2611-01 发 20 个 GASLIFT")
     assert reply.proposals == []
     assert _business_digest(demo_db) == before

@@ -5,50 +5,12 @@ itself and looks for them), in the language of the question. Demo factory, today
 
 from __future__ import annotations
 
-import shutil
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from assistant.backend import AssistantReply
-from assistant.offline.numbers import format_qty
-from assistant.service import ask
-from tests.helpers import DEMO_YAML, call, load_into
-
-
-@pytest.fixture(scope="module")
-def demo_db(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[str]:
-    from tools.context import dispose_engine
-
-    path = tmp_path_factory.mktemp("offline-tracking") / "demo.sqlite"
-    shutil.copy(sqlite_template, path)
-    url = f"sqlite:///{path}"
-    load_into(url, DEMO_YAML)
-    yield url
-    dispose_engine(url)
-
-
-def _ask(url: str, question: str) -> AssistantReply:
-    return ask(question, backend="offline", db_url=url, thread_id=f"t-{uuid.uuid4().hex[:12]}")
-
-
-def q(value: Any) -> str:
-    return format_qty(value)
-
-
-def _called(reply: AssistantReply, tool: str) -> dict[str, Any]:
-    calls = [c for c in reply.tool_calls if c.name == tool]
-    assert calls, f"{tool} not called: {reply.tool_calls}"
-    assert calls[0].ok, calls[0].error
-    return calls[0].args
-
-
-def _assert_in(figures: list[str], answer: str) -> None:
-    for figure in figures:
-        assert figure in answer, f"{figure!r} missing from:\n{answer}"
+from assistant.offline.numbers import format_qty as q
+from tests.helpers import ask_offline, assert_figures_in, call, called_args
 
 
 def _line_figures(ln: dict[str, Any]) -> list[str]:
@@ -77,31 +39,31 @@ def _line_figures(ln: dict[str, Any]) -> list[str]:
     ],
 )
 def test_where_is_a_sales_order(demo_db: str, question: str, language: str, order: str) -> None:
-    reply = _ask(demo_db, question)
+    reply = ask_offline(demo_db, question)
     assert reply.language == language
-    args = _called(reply, "get_sales_order_tracking")
+    args = called_args(reply, "get_sales_order_tracking")
     assert args == {"sales_order": order}
     out = call(demo_db, "get_sales_order_tracking", **args)
-    _assert_in([order, str(out["total"]), str(out["at_risk"])], reply.answer)
+    assert_figures_in([order, str(out["total"]), str(out["at_risk"])], reply.answer)
     for ln in out["lines"]:
-        _assert_in(_line_figures(ln), reply.answer)
+        assert_figures_in(_line_figures(ln), reply.answer)
 
 
 def test_so1020_answer_says_what_holds_it_up(demo_db: str) -> None:
-    reply = _ask(demo_db, "SO-1020 到哪一步了？")
+    reply = ask_offline(demo_db, "SO-1020 到哪一步了？")
     # 25 desks in stock for it, 70 still to make on MO-2612-05 (30 of 100 done), 5 not yet planned; the coated
     # frames for MO-2612-05 come from SC-2612-01 after its start
-    _assert_in(
+    assert_figures_in(
         ["已备 25", "生产中 70", "未安排 5", "MO-2612-05", "30/100", "SC-2612-01", "经 MO-2612-05"],
         reply.answer,
     )
 
 
 def test_production_and_subcontract_orders_are_tracked_too(demo_db: str) -> None:
-    reply = _ask(demo_db, "track production order MO-2612-01")
-    args = _called(reply, "get_production_order_tracking")
+    reply = ask_offline(demo_db, "track production order MO-2612-01")
+    args = called_args(reply, "get_production_order_tracking")
     [o] = call(demo_db, "get_production_order_tracking", **args)["orders"]
-    _assert_in(
+    assert_figures_in(
         [
             o["code"],
             f"{q(o['completed_qty'])}/{q(o['qty'])}",
@@ -112,12 +74,12 @@ def test_production_and_subcontract_orders_are_tracked_too(demo_db: str) -> None
         ],
         reply.answer,
     )
-    reply = _ask(demo_db, "委外单 SC-2612-01 跟踪一下")
-    args = _called(reply, "get_subcontract_tracking")
+    reply = ask_offline(demo_db, "委外单 SC-2612-01 跟踪一下")
+    args = called_args(reply, "get_subcontract_tracking")
     assert args == {"subcontract_order": "SC-2612-01"}
     [sc] = call(demo_db, "get_subcontract_tracking", **args)["orders"]
     [m] = sc["materials"]
-    _assert_in(
+    assert_figures_in(
         [
             sc["code"],
             f"{q(sc['received_qty'])}/{q(sc['qty'])}",
@@ -141,17 +103,19 @@ def test_production_and_subcontract_orders_are_tracked_too(demo_db: str) -> None
     ],
 )
 def test_which_orders_may_be_late(demo_db: str, question: str, language: str) -> None:
-    reply = _ask(demo_db, question)
+    reply = ask_offline(demo_db, question)
     assert reply.language == language
-    args = _called(reply, "get_warnings")
+    args = called_args(reply, "get_warnings")
     out = call(demo_db, "get_warnings", **args)
     sales = [w for w in out["warnings"] if w["kind"] in ("sales_overdue", "sales_projected_late")]
     overdue = sum(1 for w in sales if w["kind"] == "sales_overdue")
-    _assert_in([out["today"], str(len(sales)), str(overdue), str(len(sales) - overdue)], reply.answer)
+    assert_figures_in([out["today"], str(len(sales)), str(overdue), str(len(sales) - overdue)], reply.answer)
     for w in sales:
-        _assert_in([w["record"], q(w["qty"]), w["date"], w["projected_date"], str(w["days"])], reply.answer)
+        assert_figures_in(
+            [w["record"], q(w["qty"]), w["date"], w["projected_date"], str(w["days"])], reply.answer
+        )
     # the demo's orders at risk are among them (data/demo/README.md)
-    _assert_in(["SO-1006/1", "SO-1008/1", "SO-1009/1", "SO-1020/1"], reply.answer)
+    assert_figures_in(["SO-1006/1", "SO-1008/1", "SO-1009/1", "SO-1020/1"], reply.answer)
     for kind in ("purchase_overdue", "production_overdue", "subcontract_overdue", "purchase_late_for_need"):
         for w in [w for w in out["warnings"] if w["kind"] == kind][:5]:
             assert w["record"] in reply.answer

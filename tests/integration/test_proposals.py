@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import Session, select
 
 from data_model.tables import AuditLog, Proposal, PurchaseRequisition
-from tests.helpers import call, confirm_as
+from tests.helpers import call, confirm_as, race
 from tools.context import Actor, engine_for, open_context
 from tools.errors import ToolError
 from tools.proposals import bump_versions, confirm, current_versions, get_proposal, list_proposals, reject
@@ -241,32 +241,10 @@ def test_reject_then_confirm_is_a_conflict(shop_url: str) -> None:
 # ---------------------------------------------------------------- races
 
 
-def race(url: str, proposal_ids: list[str]) -> list[dict[str, Any] | ToolError]:
-    """Confirm each proposal in its own thread and connection, all released at once."""
-    engine = engine_for(url)
-    barrier = threading.Barrier(len(proposal_ids))
-    results: list[dict[str, Any] | ToolError] = [ToolError("conflict", "not run")] * len(proposal_ids)
-
-    def worker(i: int, pid: str) -> None:
-        with Session(engine, expire_on_commit=False) as session:
-            barrier.wait()
-            try:
-                results[i] = confirm(session, pid, BUYER).model_dump(mode="json")
-            except ToolError as exc:
-                results[i] = exc
-
-    threads = [threading.Thread(target=worker, args=(i, pid)) for i, pid in enumerate(proposal_ids)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
-
-
 def test_concurrent_confirms_of_one_proposal_apply_it_once(shop_url: str) -> None:
     pid = propose(shop_url)["proposal_id"]
     for _ in range(3):  # the race is repeated: each round must end with exactly one application
-        results = race(shop_url, [pid, pid])
+        results = race(shop_url, [pid, pid], BUYER)
         assert all(isinstance(r, dict) and r["status"] == "confirmed" for r in results), results
         assert results[0]["result"] == results[1]["result"]  # type: ignore[index]
     assert len(requisitions(shop_url)) == 1
@@ -276,7 +254,7 @@ def test_concurrent_confirms_of_one_proposal_apply_it_once(shop_url: str) -> Non
 def test_two_proposals_computed_on_the_same_data_cannot_both_apply(shop_url: str) -> None:
     a = propose(shop_url)["proposal_id"]
     b = propose(shop_url, lines=[{"item": "SCREW", "qty": 500, "need_date": "2026-12-08"}])["proposal_id"]
-    results = race(shop_url, [a, b])
+    results = race(shop_url, [a, b], BUYER)
     applied = [r for r in results if isinstance(r, dict)]
     refused = [r for r in results if isinstance(r, ToolError)]
     assert len(applied) == 1 and len(refused) == 1, results

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import pytest
 import yaml
-from sqlmodel import Session, func, select
+from sqlmodel import func, select
 
 from data_model.settings import Settings
 from data_model.stock import location_by_code, on_hand, post_move
@@ -23,12 +22,11 @@ from data_model.tables import (
     ReceiptNotice,
     StockMove,
 )
-from tests.helpers import call, confirm_as, do, moves, valuation
+from tests.helpers import call, confirm_as, do, moves, race, valuation
 from tools.catalog.quality import open_inspection
-from tools.context import Actor, engine_for, open_context
+from tools.context import Actor, open_context
 from tools.dataset_io import load_dataset
 from tools.errors import ToolError
-from tools.proposals import confirm
 from tools.snapshot import load_plant_from_session
 
 WAREHOUSE = Actor("wes", "warehouse")
@@ -423,28 +421,6 @@ def test_a_production_lot_in_qc_is_inspected_the_same_way_and_its_rejects_scrapp
 
 
 # ---------------------------------------------------------------- concurrency
-
-
-def race(url: str, proposal_ids: list[str], actor: Actor) -> list[dict[str, Any] | ToolError]:
-    """Confirm each proposal in its own thread and connection, all released at once."""
-    engine = engine_for(url)
-    barrier = threading.Barrier(len(proposal_ids))
-    results: list[dict[str, Any] | ToolError] = [ToolError("conflict", "not run")] * len(proposal_ids)
-
-    def worker(i: int, pid: str) -> None:
-        with Session(engine, expire_on_commit=False) as session:
-            barrier.wait()
-            try:
-                results[i] = confirm(session, pid, actor).model_dump(mode="json")
-            except ToolError as exc:
-                results[i] = exc
-
-    threads = [threading.Thread(target=worker, args=(i, pid)) for i, pid in enumerate(proposal_ids)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
 
 
 def test_two_concurrent_receipts_never_both_apply(url: str) -> None:
