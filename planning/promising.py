@@ -766,10 +766,11 @@ class PromiseMemo:
         reservations: Iterable[ReservedSupply] = (),
         priorities: Iterable[int] | None = None,
     ) -> tuple[int, ...]:
-        """Work out now what the promises on this snapshot will share: the baseline schedule and the allocation
+        """Work out now what the promises on this snapshot will share: the baseline schedule, the allocation
         of the commitments for each of ``priorities`` (default: 1, for the raise-priority lever, and every
-        priority the open sales order lines have), most important first. The lock is taken per priority, so
-        promises asked meanwhile wait for one allocation at most. Returns the priorities prepared."""
+        priority the open sales order lines have), most important first, and (with levers) the schedule of
+        each work center on overtime. The lock is taken per step, so promises asked meanwhile wait for one
+        step at most. Returns the priorities prepared."""
         settings = settings or PromiseSettings()
         if priorities is None:
             priorities = {1} | {d.priority for d in plant.demands if d.kind is DemandKind.SALES and d.qty > 0}
@@ -778,6 +779,14 @@ class PromiseMemo:
             with self._lock:
                 ctx = _Context(_snapshot_of(plant, production_orders, reservations, self), settings, None)
                 _protect(ctx, (), _by_priority(priority), priority, frozenset())
+        if settings.levers and settings.check_capacity:
+            # The overtime lever's schedules, one work center at a time (each is the baseline re-timed).
+            for code in sorted(plant.work_centers):
+                with self._lock:
+                    ctx = _Context(_snapshot_of(plant, production_orders, reservations, self), settings, None)
+                    base = _overtime_base(ctx, code)
+                    if base is not None and base.baseline(ctx.budget) is not None:
+                        base.plan()
         return wanted
 
     def _bind(
@@ -1998,6 +2007,28 @@ def _better(lever: Lever, current: Lever) -> bool:
     return lever.qty_by_due > current.qty_by_due or lever.earliest_full_date < current.earliest_full_date
 
 
+def _overtime_base(ctx: _Context, code: str) -> _CapacityBase | None:
+    """The open orders on the plant with work center ``code`` on overtime, each machine keeping its sequence
+    of the baseline (``retime_schedule``); kept per snapshot. None without overtime hours or a baseline."""
+    wc = ctx.plant.work_centers.get(code)
+    if wc is None or wc.overtime_hours_per_day <= 0 or ctx.capacity is None:
+        return None
+    baseline = ctx.capacity.baseline(ctx.budget)
+    if baseline is None:
+        return None
+    hours = min(wc.hours_per_day + wc.overtime_hours_per_day, Decimal(24))
+    quick = replace(ctx.settings.schedule, time_limit_seconds=ctx.settings.lever_time_limit_seconds * 2)
+    key = ("overtime", code, hours, quick, id(baseline))
+    base = ctx.snapshot.bases.get(key)
+    if base is None:
+        plant = replace(
+            ctx.plant, work_centers={**ctx.plant.work_centers, code: replace(wc, hours_per_day=hours)}
+        )
+        retimed = retime_schedule(plant, ctx.orders, baseline, quick)
+        base = ctx.snapshot.bases.setdefault(key, _CapacityBase(plant, ctx.orders, quick, retimed))
+    return base
+
+
 def _levers(
     ctx: _Context,
     protected: _Protected,
@@ -2035,23 +2066,11 @@ def _levers(
         }
     )
     for code in centers:
-        wc = ctx.plant.work_centers.get(code)
-        if wc is None or wc.overtime_hours_per_day <= 0 or ctx.capacity is None:
-            continue
-        hours = min(wc.hours_per_day + wc.overtime_hours_per_day, Decimal(24))
-        plant = replace(
-            ctx.plant, work_centers={**ctx.plant.work_centers, code: replace(wc, hours_per_day=hours)}
-        )
-        baseline = ctx.capacity.baseline(ctx.budget)
-        if baseline is None:
-            continue
-        quick = replace(ctx.settings.schedule, time_limit_seconds=ctx.settings.lever_time_limit_seconds * 2)
-        key = ("overtime", code, hours, quick, id(baseline))
-        base = ctx.snapshot.bases.get(key)
+        base = _overtime_base(ctx, code)
         if base is None:
-            # The open orders keep their sequence on every machine and move up into the overtime hours.
-            retimed = retime_schedule(plant, ctx.orders, baseline, quick)
-            base = ctx.snapshot.bases.setdefault(key, _CapacityBase(plant, ctx.orders, quick, retimed))
+            continue
+        wc = ctx.plant.work_centers[code]
+        hours = base.plant.work_centers[code].hours_per_day
         trial = _run(ctx, protected, requests, capacity=base, lever=True)
         lever = _lever(
             ctx, LeverKind.OVERTIME, trial, work_center=code, overtime_hours_per_day=hours - wc.hours_per_day
