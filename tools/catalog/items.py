@@ -8,20 +8,22 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
+import sqlalchemy as sa
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
-from data_model.stock import on_hand_by_kind
 from data_model.tables import (
     Customer,
     Item,
     ItemAlias,
+    Location,
     ProductionOrder,
     ProductionOrderComponent,
     PurchaseOrder,
     PurchaseOrderLine,
     SalesOrder,
     SalesOrderLine,
+    StockMove,
     Supplier,
 )
 from tools.context import ToolContext
@@ -202,88 +204,190 @@ class GetItemOut(BaseModel):
     projected_qty: Num = Field(description="on_hand + in_inspection + open supply - open demand")
 
 
-def _open_supply(session: Session, item_id: int) -> list[SupplyRecord]:
-    records: list[SupplyRecord] = []
-    for po, line, supplier in session.exec(
-        select(PurchaseOrder, PurchaseOrderLine, Supplier.code)
-        .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.purchase_order_id)  # type: ignore[arg-type]
-        .join(Supplier, Supplier.id == PurchaseOrder.supplier_id, isouter=True)  # type: ignore[arg-type]
-        .where(PurchaseOrderLine.item_id == item_id, PurchaseOrder.status.in_(OPEN_PURCHASE))  # type: ignore[attr-defined]
-    ).all():
-        open_qty = line.qty - line.received_qty
-        if open_qty > 0:
-            ref = po.code if line.line_no == 1 else f"{po.code}/{line.line_no}"
-            records.append(
+# get_item reads an item in three statements built once, here: SQLAlchemy reuses their compiled form and
+# psycopg prepares them, where building and sending one statement per kind of row cost more than running
+# them. They read only the columns the answer shows, as rows, not ORM objects.
+_CODE: sa.BindParameter[str] = sa.bindparam("code")
+_ITEM_ID: sa.BindParameter[int] = sa.bindparam("item_id")
+
+_ITEM_WITH_ALIASES = (
+    select(Item, ItemAlias.alias)
+    .join(ItemAlias, ItemAlias.item_id == Item.id, isouter=True)  # type: ignore[arg-type]
+    .where(Item.code == _CODE)
+)
+_ALIASES = select(ItemAlias.alias).where(ItemAlias.item_id == _ITEM_ID)
+
+# own stock (no customer-owned material) per location kind, both ends of the item's moves in one pass over
+# its ledger: a move's two locations differ, so it joins each of them at most once
+_LOCATION = sa.orm.aliased(Location, name="stock_location")
+_OWN_STOCK_BY_KIND = (
+    select(
+        _LOCATION.kind,
+        sa.func.sum(sa.case((StockMove.to_location_id == _LOCATION.id, StockMove.qty), else_=-StockMove.qty)),
+    )
+    .join(_LOCATION, _LOCATION.id.in_([StockMove.to_location_id, StockMove.from_location_id]))  # type: ignore[union-attr]
+    .where(
+        StockMove.item_id == _ITEM_ID,
+        StockMove.owner_customer_id.is_(None),  # type: ignore[union-attr]
+        _LOCATION.kind.in_(("stock", "inspection", "supplier")),  # type: ignore[attr-defined]
+    )
+    .group_by(_LOCATION.kind)
+)
+
+
+def _no(type_: sa.types.TypeEngine[object]) -> sa.ColumnElement[object]:
+    """A typed NULL: a column one kind of open order does not have."""
+    return sa.cast(sa.null(), type_)
+
+
+# every open order line of the item, one branch per kind (what is still open is worked out in Python):
+# (source, order code, line no, order kind, qty, qty done, due date, status, partner, start date, parent lead)
+_OPEN_ORDERS = sa.union_all(
+    select(
+        sa.literal("purchase"),
+        PurchaseOrder.code,
+        PurchaseOrderLine.line_no,
+        _no(sa.String()),
+        PurchaseOrderLine.qty,
+        PurchaseOrderLine.received_qty,
+        PurchaseOrderLine.due_date,
+        PurchaseOrder.status,
+        Supplier.code,
+        _no(sa.Date()),
+        _no(sa.Integer()),
+    )
+    .join(PurchaseOrder, PurchaseOrder.id == PurchaseOrderLine.purchase_order_id)  # type: ignore[arg-type]
+    .join(Supplier, Supplier.id == PurchaseOrder.supplier_id, isouter=True)  # type: ignore[arg-type]
+    .where(PurchaseOrderLine.item_id == _ITEM_ID, PurchaseOrder.status.in_(OPEN_PURCHASE)),  # type: ignore[attr-defined]
+    select(
+        sa.literal("production"),
+        ProductionOrder.code,
+        _no(sa.Integer()),
+        ProductionOrder.kind,
+        ProductionOrder.qty,
+        ProductionOrder.completed_qty,
+        ProductionOrder.due_date,
+        ProductionOrder.status,
+        Supplier.code,
+        _no(sa.Date()),
+        _no(sa.Integer()),
+    )
+    .join(Supplier, Supplier.id == ProductionOrder.supplier_id, isouter=True)  # type: ignore[arg-type]
+    .where(ProductionOrder.item_id == _ITEM_ID, ProductionOrder.status.in_(OPEN_PRODUCTION)),  # type: ignore[attr-defined]
+    select(
+        sa.literal("sales"),
+        SalesOrder.code,
+        SalesOrderLine.line_no,
+        _no(sa.String()),
+        SalesOrderLine.qty,
+        SalesOrderLine.shipped_qty,
+        SalesOrderLine.due_date,
+        SalesOrder.status,
+        Customer.code,
+        _no(sa.Date()),
+        _no(sa.Integer()),
+    )
+    .join(SalesOrder, SalesOrder.id == SalesOrderLine.sales_order_id)  # type: ignore[arg-type]
+    .join(Customer, Customer.id == SalesOrder.customer_id)  # type: ignore[arg-type]
+    .where(SalesOrderLine.item_id == _ITEM_ID, SalesOrder.status.in_(OPEN_SALES)),  # type: ignore[attr-defined]
+    select(
+        sa.literal("component"),
+        ProductionOrder.code,
+        _no(sa.Integer()),
+        ProductionOrder.kind,
+        ProductionOrderComponent.required_qty,
+        ProductionOrderComponent.issued_qty,
+        ProductionOrder.due_date,
+        ProductionOrder.status,
+        _no(sa.String()),
+        ProductionOrder.start_date,
+        Item.lead_time_days,
+    )
+    .join(ProductionOrder, ProductionOrder.id == ProductionOrderComponent.production_order_id)  # type: ignore[arg-type]
+    .join(Item, Item.id == ProductionOrder.item_id)  # type: ignore[arg-type]
+    .where(ProductionOrderComponent.item_id == _ITEM_ID, ProductionOrder.status.in_(OPEN_PRODUCTION)),  # type: ignore[attr-defined]
+)
+
+
+def _item_and_aliases(session: Session, key: str) -> tuple[Item, list[str]]:
+    """The item ``key`` names (as ``resolve_item``) with its aliases: one statement when ``key`` is a code."""
+    rows = session.exec(_ITEM_WITH_ALIASES, params={"code": key}).all()
+    if rows:
+        return rows[0][0], sorted(alias for _, alias in rows if alias is not None)
+    item = resolve_item(session, key)
+    return item, sorted(session.exec(_ALIASES, params={"item_id": item.id}).all())
+
+
+def _own_stock_by_kind(session: Session, item_id: int) -> dict[str, Decimal]:
+    return {
+        kind: Decimal(str(total or 0))
+        for kind, total in session.exec(_OWN_STOCK_BY_KIND, params={"item_id": item_id})
+    }
+
+
+def _open_supply_and_demand(session: Session, item_id: int) -> tuple[list[SupplyRecord], list[DemandRecord]]:
+    supply: list[SupplyRecord] = []
+    demand: list[DemandRecord] = []
+    calendar = None
+    for (
+        source,
+        code,
+        line_no,
+        order_kind,
+        qty,
+        done,
+        due_date,
+        status,
+        partner,
+        start_date,
+        lead_days,
+    ) in session.exec(_OPEN_ORDERS, params={"item_id": item_id}):
+        open_qty = qty - done
+        if open_qty <= 0:
+            continue
+        if source == "purchase":
+            ref = code if line_no == 1 else f"{code}/{line_no}"
+            supply.append(
                 SupplyRecord(
                     kind="purchase_order",
                     ref=ref,
                     qty_open=open_qty,
-                    due_date=line.due_date,
-                    status=po.status,
-                    partner=supplier,
+                    due_date=due_date,
+                    status=status,
+                    partner=partner,
                 )
             )
-    for mo, supplier in session.exec(
-        select(ProductionOrder, Supplier.code)
-        .join(Supplier, Supplier.id == ProductionOrder.supplier_id, isouter=True)  # type: ignore[arg-type]
-        .where(ProductionOrder.item_id == item_id, ProductionOrder.status.in_(OPEN_PRODUCTION))  # type: ignore[attr-defined]
-    ).all():
-        open_qty = mo.qty - mo.completed_qty
-        if open_qty > 0:
+        elif source == "production":
             kind: Literal["production_order", "subcontract_order"] = (
-                "subcontract_order" if mo.kind == "subcontract" else "production_order"
+                "subcontract_order" if order_kind == "subcontract" else "production_order"
             )
-            records.append(
+            supply.append(
                 SupplyRecord(
-                    kind=kind,
-                    ref=mo.code,
-                    qty_open=open_qty,
-                    due_date=mo.due_date,
-                    status=mo.status,
-                    partner=supplier,
+                    kind=kind, ref=code, qty_open=open_qty, due_date=due_date, status=status, partner=partner
                 )
             )
-    records.sort(key=lambda r: (r.due_date, r.ref))
-    return records
-
-
-def _open_demand(session: Session, item_id: int) -> list[DemandRecord]:
-    records: list[DemandRecord] = []
-    for so, line, customer in session.exec(
-        select(SalesOrder, SalesOrderLine, Customer.code)
-        .join(SalesOrder, SalesOrder.id == SalesOrderLine.sales_order_id)  # type: ignore[arg-type]
-        .join(Customer, Customer.id == SalesOrder.customer_id)  # type: ignore[arg-type]
-        .where(SalesOrderLine.item_id == item_id, SalesOrder.status.in_(OPEN_SALES))  # type: ignore[attr-defined]
-    ).all():
-        open_qty = line.qty - line.shipped_qty
-        if open_qty > 0:
-            records.append(
+        elif source == "sales":
+            demand.append(
                 DemandRecord(
                     kind="sales_order",
-                    ref=f"{so.code}/{line.line_no}",
+                    ref=f"{code}/{line_no}",
                     qty_open=open_qty,
-                    due_date=line.due_date,
-                    partner=customer,
+                    due_date=due_date,
+                    partner=partner,
                 )
             )
-    calendar = None
-    for comp, mo, parent_lead_days in session.exec(
-        select(ProductionOrderComponent, ProductionOrder, Item.lead_time_days)
-        .join(ProductionOrder, ProductionOrder.id == ProductionOrderComponent.production_order_id)  # type: ignore[arg-type]
-        .join(Item, Item.id == ProductionOrder.item_id)  # type: ignore[arg-type]
-        .where(ProductionOrderComponent.item_id == item_id, ProductionOrder.status.in_(OPEN_PRODUCTION))  # type: ignore[attr-defined]
-    ).all():
-        still = comp.required_qty - comp.issued_qty
-        if still <= 0:
-            continue
-        due = mo.start_date
-        if due is None:
-            # components are due when the order is released: its due date less its lead time (as in MRP)
-            calendar = calendar or load_calendar(session)
-            due = calendar.subtract_workdays(mo.due_date, parent_lead_days)
-        records.append(DemandRecord(kind="production_component", ref=mo.code, qty_open=still, due_date=due))
-    records.sort(key=lambda r: (r.due_date, r.ref))
-    return records
+        else:
+            due = start_date
+            if due is None:
+                # components are due when the order is released: its due date less its lead time (as in MRP)
+                calendar = calendar or load_calendar(session)
+                due = calendar.subtract_workdays(due_date, lead_days)
+            demand.append(
+                DemandRecord(kind="production_component", ref=code, qty_open=open_qty, due_date=due)
+            )
+    supply.sort(key=lambda r: (r.due_date, r.ref))
+    demand.sort(key=lambda r: (r.due_date, r.ref))
+    return supply, demand
 
 
 @tool(kind="read")
@@ -293,17 +397,15 @@ def get_item(ctx: ToolContext, args: GetItemIn) -> GetItemOut:
     Gives its master data, stock on hand, in inspection and at subcontractors, open supply (purchase and
     production orders still to arrive) and open demand (sales order lines still to ship, components still
     to issue to production), each with its due date. Quantities are in the item's unit of measure."""
-    item = resolve_item(ctx.session, args.item)
+    item, aliases = _item_and_aliases(ctx.session, args.item)
     item_id = item.id or 0
-    by_kind = on_hand_by_kind(ctx.session, [item_id], kinds=("stock", "inspection", "supplier"))
-    stock = by_kind["stock"][item_id]
-    qc = by_kind["inspection"][item_id]
-    at_sub = by_kind["supplier"][item_id]
-    supply = _open_supply(ctx.session, item_id)
-    demand = _open_demand(ctx.session, item_id)
+    by_kind = _own_stock_by_kind(ctx.session, item_id)
+    stock = by_kind.get("stock", Decimal(0))
+    qc = by_kind.get("inspection", Decimal(0))
+    at_sub = by_kind.get("supplier", Decimal(0))
+    supply, demand = _open_supply_and_demand(ctx.session, item_id)
     supply_qty = sum((s.qty_open for s in supply), Decimal(0))
     demand_qty = sum((d.qty_open for d in demand), Decimal(0))
-    aliases = sorted(ctx.session.exec(select(ItemAlias.alias).where(ItemAlias.item_id == item_id)).all())
     return GetItemOut(
         code=item.code,
         name=item.name,
