@@ -393,6 +393,13 @@ class _Ledger:
 
     def has_free(self, code: str) -> bool:
         """Whether any lot of ``code`` has something left (whatever its day)."""
+        if self.replay is None and code not in self._lots:
+            # Asked of the ledger under this one, without a copy of the lots: nothing is taken from them here.
+            under = self._over
+            while under is not None:
+                if code in under._lots:
+                    return code not in under._empty
+                under = under._over
         self.lots(code)
         return code not in self._empty
 
@@ -1159,11 +1166,18 @@ class _Reallocation(_Commitments):
         release = max(0, need - offset)
         ready = release
         child = node + 1
+        marks, size = self.marks, tree.size
         for component, qty_per in facts.lines:
             wanted = rest * qty_per
             if wanted > 0 and release < ctx.cumulative_lead_time(component, wanted):
-                ready = max(ready, self._sync(component, wanted, release, child))
-                child += tree.size[child]
+                after = child + size[child]
+                first = marks.first(child)
+                if first is None or first >= after:  # as ``_sync`` would find it: unchanged, not walked
+                    self.clock = after
+                    ready = max(ready, tree.result[child])
+                else:
+                    ready = max(ready, self._sync(component, wanted, release, child))
+                child = after
         self.clock = end
         return max(done, ready + offset)
 
