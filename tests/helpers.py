@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
@@ -13,6 +14,7 @@ import yaml
 if TYPE_CHECKING:
     from assistant.backend import AssistantReply
     from data_model.settings import Settings
+    from planning.model import Plant
     from tools.context import Actor
     from tools.errors import ToolError
 
@@ -52,6 +54,18 @@ def load_data(url: str, data: dict[str, Any], reset: bool = True, source: str = 
 def bike_factory_data() -> dict[str, Any]:
     """The acceptance bike factory (bike_factory.yaml) as a fresh dict, free to change."""
     return yaml.safe_load(BIKE_YAML.read_text(encoding="utf-8"))
+
+
+def plant_of(data: str | dict[str, Any]) -> Plant:
+    """A planning Plant from a dataset: YAML text (indented or not) or a dict."""
+    from planning.dataset import plant_from_dict
+
+    return plant_from_dict(yaml.safe_load(textwrap.dedent(data)) if isinstance(data, str) else data)
+
+
+def bike_plant() -> Plant:
+    """The acceptance bike factory as a planning Plant."""
+    return plant_of(bike_factory_data())
 
 
 @cache

@@ -139,9 +139,39 @@ def test_a_sqlite_file_that_cannot_be_opened_is_a_503_until_it_is_there(
     dispose_engine(url)
 
 
-def _python(code: str, url: str) -> subprocess.CompletedProcess[str]:
+def _python(code: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code), url],
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+
+
+def _crash_after_proposing(url: str) -> subprocess.CompletedProcess[str]:
+    """Demo users in the bike factory, then a process that proposes an issue of 2 FRAME and is killed."""
+    with open_context(url) as ctx:
+        ensure_demo_users(ctx.session)
+    dispose_engine(url)
+    return _python(PROPOSE_THEN_DIE, url)
+
+
+def _confirm_in_a_new_process(url: str, pid: str) -> subprocess.CompletedProcess[str]:
+    """`orderpilot proposals confirm PID --as demo-warehouse` in a process of its own."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cli.main",
+            "proposals",
+            "confirm",
+            pid,
+            "--as",
+            "demo-warehouse",
+            "--db",
+            url,
+        ],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -181,73 +211,26 @@ DIE_INSIDE_CONFIRM = """
 
 
 def test_a_crash_after_propose_loses_nothing_and_a_new_process_confirms(bike_production_url: str) -> None:
-    with open_context(bike_production_url) as ctx:
-        ensure_demo_users(ctx.session)
-    dispose_engine(bike_production_url)
-    crashed = _python(PROPOSE_THEN_DIE, bike_production_url)
+    url = bike_production_url
+    crashed = _crash_after_proposing(url)
     assert crashed.returncode == -9, crashed.stderr[-2000:]
     pid = crashed.stdout.split()[0]
-    assert stock(bike_production_url, "FRAME") == {"FRAME": 10}
-    confirmed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cli.main",
-            "proposals",
-            "confirm",
-            pid,
-            "--as",
-            "demo-warehouse",
-            "--db",
-            bike_production_url,
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=300,
-    )
+    assert stock(url, "FRAME") == {"FRAME": 10}
+    confirmed = _confirm_in_a_new_process(url, pid)
     assert confirmed.returncode == 0, confirmed.stdout[-2000:] + confirmed.stderr[-2000:]
     assert json.loads(confirmed.stdout)["status"] == "confirmed"
-    assert stock(bike_production_url, "FRAME") == {"FRAME": 8}  # 10 - 2
+    assert stock(url, "FRAME") == {"FRAME": 8}  # 10 - 2
 
 
 def test_a_crash_inside_confirm_applies_nothing_and_the_proposal_stays_pending(
     bike_production_url: str,
 ) -> None:
-    with open_context(bike_production_url) as ctx:
-        ensure_demo_users(ctx.session)
-    dispose_engine(bike_production_url)
-    crashed = _python(PROPOSE_THEN_DIE, bike_production_url)
-    pid = crashed.stdout.split()[0]
-    before = table_rows(bike_production_url)
-    died = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(DIE_INSIDE_CONFIRM), bike_production_url, pid],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=300,
-    )
+    url = bike_production_url
+    pid = _crash_after_proposing(url).stdout.split()[0]
+    before = table_rows(url)
+    died = _python(DIE_INSIDE_CONFIRM, url, pid)
     assert died.returncode == -9, died.stderr[-2000:]
-    assert (
-        table_rows(bike_production_url) == before
-    )  # the claim, the moves and the documents were never committed
-    confirmed = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cli.main",
-            "proposals",
-            "confirm",
-            pid,
-            "--as",
-            "demo-warehouse",
-            "--db",
-            bike_production_url,
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=300,
-    )
+    assert table_rows(url) == before  # the claim, the moves and the documents were never committed
+    confirmed = _confirm_in_a_new_process(url, pid)
     assert confirmed.returncode == 0, confirmed.stdout[-2000:] + confirmed.stderr[-2000:]
-    assert stock(bike_production_url, "FRAME") == {"FRAME": 8}
+    assert stock(url, "FRAME") == {"FRAME": 8}

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal as D
-from pathlib import Path
 
 import pytest
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,18 +22,7 @@ from planning.bom import (
 from planning.dataset import plant_from_dict
 from planning.errors import BomCycleError, InvalidInputError
 from planning.model import Bom, BomLine, Item, Plant, Source
-
-BIKE_YAML = Path("/work/shared/acceptance/bike_factory.yaml")
-
-
-def plant_of(text: str) -> Plant:
-    return plant_from_dict(yaml.safe_load(text))
-
-
-@pytest.fixture(scope="module")
-def bike() -> Plant:
-    return plant_from_dict(yaml.safe_load(BIKE_YAML.read_text()))
-
+from tests.helpers import plant_of
 
 # TABLE = TOP + LEGSET (phantom) + 4 SCREW; LEGSET = 4 LEG + 8 SCREW
 PHANTOM_PLANT = """

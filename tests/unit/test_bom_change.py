@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal as D
-from pathlib import Path
 
 import pytest
-import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -24,11 +22,11 @@ from planning.bom_change import (
     next_version,
     supersede,
 )
-from planning.dataset import plant_from_dict
 from planning.errors import InvalidInputError
 from planning.model import Bom, BomLine, Item, Source, Substitute
+from tests.helpers import bike_plant
 
-BIKE_PLANT = plant_from_dict(yaml.safe_load(Path("/work/shared/acceptance/bike_factory.yaml").read_text()))
+BIKE_PLANT = bike_plant()
 BIKE_BOM = BIKE_PLANT.boms["BIKE"]
 WHEEL_BOM = BIKE_PLANT.boms["WHEEL"]
 

@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 from decimal import Decimal as D
-from pathlib import Path
 
 import pytest
-import yaml
 
 from planning.bom_cost import CostBasis, CostLineKind, get_bom_cost, get_item_unit_costs
-from planning.dataset import plant_from_dict
 from planning.errors import InvalidInputError
 from planning.model import Plant
+from tests.helpers import bike_factory_data, plant_of
 
-BIKE = yaml.safe_load(Path("/work/shared/acceptance/bike_factory.yaml").read_text())
-
-
-def plant_of(data: dict | str) -> Plant:
-    return plant_from_dict(yaml.safe_load(data) if isinstance(data, str) else data)
+BIKE = bike_factory_data()
 
 
 def with_wheel_routing(min_order_qty: int = 0) -> Plant:

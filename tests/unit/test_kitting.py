@@ -3,29 +3,16 @@
 from __future__ import annotations
 
 from decimal import Decimal as D
-from pathlib import Path
 
 import pytest
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ortools.linear_solver import pywraplp
 
-from planning.dataset import plant_from_dict
 from planning.errors import InvalidInputError
 from planning.kitting import check_kitting, check_kitting_multi, free_stock
 from planning.model import Bom, BomLine, Item, Plant, Source
-
-BIKE_YAML = Path("/work/shared/acceptance/bike_factory.yaml")
-
-
-def plant_of(text: str) -> Plant:
-    return plant_from_dict(yaml.safe_load(text))
-
-
-@pytest.fixture(scope="module")
-def bike() -> Plant:
-    return plant_from_dict(yaml.safe_load(BIKE_YAML.read_text()))
+from tests.helpers import plant_of
 
 
 def rows(shortages) -> list[tuple]:  # type: ignore[no-untyped-def]

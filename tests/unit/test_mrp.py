@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import textwrap
 from collections import defaultdict
 from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal as D
-from pathlib import Path
 
 import pytest
-import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from planning import mrp
 from planning.calendar import Calendar
-from planning.dataset import plant_from_dict
 from planning.errors import BomCycleError, InvalidInputError
 from planning.model import Bom, BomLine, Demand, DemandKind, Item, Plant, Source, Supply, SupplyKind
 from planning.mrp import (
@@ -30,13 +26,9 @@ from planning.mrp import (
     run_mrp,
     trace_pegging,
 )
+from tests.helpers import BIKE_YAML, plant_of
 
-ACCEPTANCE = Path("/work/shared/acceptance/bike_factory.yaml")
 TODAY = date(2026, 12, 1)  # a Tuesday
-
-
-def plant_of(text: str) -> Plant:
-    return plant_from_dict(yaml.safe_load(textwrap.dedent(text)))
 
 
 def rows(result: MrpResult, item: str | None = None) -> list[tuple]:
@@ -57,11 +49,6 @@ def kinds(result: MrpResult, item: str | None = None) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------ acceptance
-
-
-@pytest.fixture(scope="module")
-def bike() -> Plant:
-    return plant_from_dict(yaml.safe_load(ACCEPTANCE.read_text()))
 
 
 def test_bike_factory_acceptance(bike):
@@ -608,7 +595,7 @@ def test_horizon_must_be_positive(bike):
 def test_net_change_replans_only_below_the_changed_item(bike):
     first = run_mrp(bike, 90)
     # the sales order grows from 12 to 15 bikes
-    changed = plant_from_dict(yaml.safe_load(ACCEPTANCE.read_text().replace("qty: 12,", "qty: 15,")))
+    changed = plant_of(BIKE_YAML.read_text().replace("qty: 12,", "qty: 15,"))
     quick = replan_mrp(changed, first, ["BIKE"])
     full = run_mrp(changed, 90)
     assert quick.suggestions == full.suggestions and quick.exceptions == full.exceptions
@@ -621,9 +608,7 @@ def test_net_change_replans_only_below_the_changed_item(bike):
 def test_net_change_of_a_component_keeps_its_parents_plan(bike):
     first = run_mrp(bike, 90)
     # 200 more spokes arrive: SPOKE is replanned, BIKE and WHEEL keep their orders and feed SPOKE
-    more = plant_from_dict(
-        yaml.safe_load(ACCEPTANCE.read_text().replace("{item: SPOKE, qty: 300}", "{item: SPOKE, qty: 500}"))
-    )
+    more = plant_of(BIKE_YAML.read_text().replace("{item: SPOKE, qty: 300}", "{item: SPOKE, qty: 500}"))
     quick = replan_mrp(more, first, ["SPOKE"])
     assert quick.replanned_items == frozenset({"SPOKE"})
     # 587.52 - 500 = 87.52 -> minimum 500

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal as D
-from pathlib import Path
 
 import pytest
 import yaml
@@ -23,6 +22,7 @@ from planning.shortages import (
     explode_phantom_demands,
     explode_phantoms,
 )
+from tests.helpers import bike_plant
 
 TODAY = date(2026, 12, 1)
 
@@ -177,7 +177,7 @@ def test_phantoms_are_exploded_into_their_components():
 
 
 def test_bike_factory_sales_order_shortage():
-    plant = plant_from_dict(yaml.safe_load(Path("/work/shared/acceptance/bike_factory.yaml").read_text()))
+    plant = bike_plant()
     so = OrderRequirements(
         "SO-100",
         OrderKind.SALES,

@@ -4,20 +4,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal as D
-from pathlib import Path
 
-import pytest
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from planning.bom import bom_index
-from planning.dataset import plant_from_dict
 from planning.kitting import check_kitting, check_kitting_multi, free_stock, recommend_substitutes
 from planning.model import Bom, BomLine, Item, Plant, Source, Substitute
 from planning.substitutes import SubstituteStrategy, plan_substitutes
-
-BIKE_YAML = Path("/work/shared/acceptance/bike_factory.yaml")
+from tests.helpers import plant_of
 
 # A needs 1 X; 2 Y may replace each X
 RATIO_PLANT = """
@@ -36,19 +31,10 @@ stock: [{item: X, qty: 3}, {item: Y1, qty: 2}, {item: Y2, qty: 10}]
 """
 
 
-def plant_of(text: str) -> Plant:
-    return plant_from_dict(yaml.safe_load(text))
-
-
 def forbid_mix(plant: Plant, parent: str, component: str) -> Plant:
     bom = plant.boms[parent]
     lines = tuple(replace(ln, allow_mix=False) if ln.component == component else ln for ln in bom.lines)
     return replace(plant, boms={**plant.boms, parent: replace(bom, lines=lines)})
-
-
-@pytest.fixture(scope="module")
-def bike() -> Plant:
-    return plant_from_dict(yaml.safe_load(BIKE_YAML.read_text()))
 
 
 def test_ratio_two_substitute_doubles_the_quantity() -> None:
