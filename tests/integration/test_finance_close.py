@@ -16,9 +16,8 @@ from data_model.stock import post_move
 from data_model.tables import AuditLog, FinancePeriod, Item, StockMove, Voucher, VoucherLine
 from tests.helpers import call, confirm_as, do
 from tests.integration.test_costing_close import MANAGER
-from tests.integration.test_costing_collection import load
 from tests.integration.test_production_helpers import PLANNER, WAREHOUSE
-from tests.integration.test_vouchers import PERIOD, generate, month_data, run_month, seed
+from tests.integration.test_vouchers import PERIOD, closed_month, generate, month_data
 from tools.context import open_context
 from tools.errors import ToolError
 
@@ -36,10 +35,7 @@ def data_with_december_orders() -> dict[str, Any]:
 
 @pytest.fixture
 def month(db_url: str) -> str:
-    load(db_url, data_with_december_orders())
-    run_month(db_url)
-    seed(db_url)
-    return db_url
+    return closed_month(db_url, data_with_december_orders())
 
 
 def checks(url: str, period: str = PERIOD) -> dict[str, Any]:

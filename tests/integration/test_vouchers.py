@@ -101,12 +101,17 @@ def generate(url: str, period: str = PERIOD) -> dict[str, Any]:
     return out
 
 
+def closed_month(url: str, data: dict[str, Any]) -> str:
+    """``data`` loaded, its month's documents run and the month costed and closed, voucher rules seeded."""
+    load(url, data)
+    run_month(url)
+    seed(url)
+    return url
+
+
 @pytest.fixture
 def month(db_url: str) -> str:
-    load(db_url, month_data())
-    run_month(db_url)
-    seed(db_url)
-    return db_url
+    return closed_month(db_url, month_data())
 
 
 def dims(line: dict[str, Any]) -> str:
