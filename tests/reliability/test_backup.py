@@ -38,6 +38,14 @@ def _populate(url: str) -> None:
         reject(ctx.session, rejected["proposal_id"], WAREHOUSE, "not now")
 
 
+def _populated_backup(url: str, folder: Path) -> Path:
+    """Populate ``url`` (see _populate) and back it up to a file in ``folder``; the file."""
+    _populate(url)
+    file = folder / "b.jsonl.gz"
+    backup_database(make_engine(url), file)
+    return file
+
+
 def _export(url: str) -> dict:
     from data_model.dataset_store import export_dataset
 
@@ -67,9 +75,7 @@ def test_round_trip_keeps_every_row_and_the_dataset(
 
 
 def test_values_keep_their_types(sqlite_url: str, tmp_path: Path) -> None:
-    _populate(sqlite_url)
-    file = tmp_path / "b.jsonl.gz"
-    backup_database(make_engine(sqlite_url), file)
+    file = _populated_backup(sqlite_url, tmp_path)
     lines = gzip.decompress(file.read_bytes()).decode().splitlines()
     header = json.loads(lines[0])
     assert header["format"] == "orderpilot-backup" and header["schema_revision"]
@@ -83,9 +89,7 @@ def test_values_keep_their_types(sqlite_url: str, tmp_path: Path) -> None:
 def test_restore_refuses_a_database_that_is_not_empty(
     sqlite_url: str, new_database: Callable[[str], str], tmp_path: Path
 ) -> None:
-    _populate(sqlite_url)
-    file = tmp_path / "b.jsonl.gz"
-    backup_database(make_engine(sqlite_url), file)
+    file = _populated_backup(sqlite_url, tmp_path)
     target = new_database("sqlite")
     load_bike_production(target)
     before = table_rows(target)
@@ -133,9 +137,7 @@ def test_a_damaged_backup_restores_nothing(
 def test_restored_ledger_is_still_append_only(
     sqlite_url: str, tmp_path: Path, new_database: Callable[[str], str]
 ) -> None:
-    _populate(sqlite_url)
-    file = tmp_path / "b.jsonl.gz"
-    backup_database(make_engine(sqlite_url), file)
+    file = _populated_backup(sqlite_url, tmp_path)
     target = new_database("sqlite")
     load_bike_production(target)
     restore_database(make_engine(target), file, force=True)  # the purge lifted the guard only for itself
