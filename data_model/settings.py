@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     ui_demo_password: str = "orderpilot"  # demo-<role> users sign in with it; empty = never set
     # After the first promise on new data, prepare the commitments of every priority in the background.
     promise_prepare: bool = True
+    # The offline assistant keeps each conversation's state in the database per user: at most this many
+    # threads per user (the least recently used are dropped first), none left unused longer than this.
+    offline_threads_per_user: int = 200
+    offline_thread_retention_days: int = 30
 
 
 @lru_cache(maxsize=1)

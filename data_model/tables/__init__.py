@@ -1,5 +1,6 @@
 """Every table of OrderPilot; importing this module registers them all on the metadata."""
 
+from data_model.tables.assistant import AssistantThread
 from data_model.tables.boms import Bom, BomLine, BomSubstitute
 from data_model.tables.costing import CostPeriod, JointProductOutput, OrderCostInput, OverheadPool
 from data_model.tables.costing_docs import AccountMapping, CostFigureSource, CostResult, CostRun, LaborReport
@@ -35,6 +36,7 @@ from data_model.tables.system import ApiToken, AuditLog, DataVersion, Meta, Prop
 __all__ = [
     "AccountMapping",
     "ApiToken",
+    "AssistantThread",
     "AuditLog",
     "Bom",
     "BomLine",

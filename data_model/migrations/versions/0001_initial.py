@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 01:46:21.335880
+Create Date: 2026-11-25 04:12:40.802091
 """
 from __future__ import annotations
 
@@ -48,6 +48,20 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('app_user', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_app_user_username'), ['username'], unique=True)
+
+    op.create_table('assistant_thread',
+    sa.Column('username', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('thread_id', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+    sa.Column('state_version', sa.Integer(), nullable=False),
+    sa.Column('state', sa.JSON(), nullable=False),
+    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
+    sa.CheckConstraint('state_version > 0', name=op.f('ck_assistant_thread_state_version_positive')),
+    sa.PrimaryKeyConstraint('username', 'thread_id', name=op.f('pk_assistant_thread'))
+    )
+    with op.batch_alter_table('assistant_thread', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_assistant_thread_updated_at'), ['updated_at'], unique=False)
+        batch_op.create_index('ix_assistant_thread_username_updated_at', ['username', 'updated_at'], unique=False)
 
     op.create_table('audit_log',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -1444,6 +1458,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_audit_log_at'))
 
     op.drop_table('audit_log')
+    with op.batch_alter_table('assistant_thread', schema=None) as batch_op:
+        batch_op.drop_index('ix_assistant_thread_username_updated_at')
+        batch_op.drop_index(batch_op.f('ix_assistant_thread_updated_at'))
+
+    op.drop_table('assistant_thread')
     with op.batch_alter_table('app_user', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_app_user_username'))
 
