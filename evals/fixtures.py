@@ -40,7 +40,10 @@ FIXTURES = {
     "demo": ROOT / "data" / "demo" / "demo_factory.yaml",
     "bike": Path(__file__).parent / "fixtures" / "bike_factory.yaml",
 }
-SYSTEM_TABLES = frozenset({"meta", "data_version", "proposal", "audit_log", "app_user", "api_token"})
+# assistant_thread: the offline assistant's memory of each conversation, written every turn (not business data)
+SYSTEM_TABLES = frozenset(
+    {"meta", "data_version", "proposal", "audit_log", "app_user", "api_token", "assistant_thread"}
+)
 EVAL_USER_PREFIX = "eval-"
 
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import re
 import threading
-from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Literal
 
@@ -31,6 +30,7 @@ from assistant.offline.intents import INTENTS, IntentSpec, Slots, Turn, capabili
 from assistant.offline.knowledge import knowledge_base
 from assistant.offline.nlu import CONFIDENCE_THRESHOLD, Language, Parse, parse
 from assistant.offline.render import tr
+from assistant.offline.threads import Pending, ThreadState, load_state, save_state
 from data_model.settings import Settings, get_settings
 from tools.context import Actor
 
@@ -38,7 +38,6 @@ from tools.context import Actor
 WRITE_CONFIDENCE = 0.5
 # When a question answers what was asked for, a prediction below this does not start a new topic.
 NEW_TOPIC_CONFIDENCE = 0.6
-MAX_THREADS = 2000
 NO_TOOL_INTENTS = ("help", "chitchat", "confirm_request", "out_of_scope", "follow_up")
 # Intents about a product to build: of several items named, the one made here is the subject.
 PRODUCT_INTENTS = ("check_kitting", "explode_bom", "bom_cost", "promise_order")
@@ -64,26 +63,6 @@ SLOT_PROMPTS: dict[str, tuple[str, str]] = {
     "order": ("请问是哪张订单？（例如 SO-1020、MO-2612-05）", "Which order? (e.g. SO-1020, MO-2612-05)"),
     "customer": ("请问是哪个客户？", "Which customer?"),
 }
-
-
-@dataclass(frozen=True)
-class Pending:
-    """What the last answer asked for: the intent waiting, its slots so far, and any candidates offered."""
-
-    intent: str
-    slots: Slots
-    missing: tuple[str, ...]
-    candidates: tuple[Candidate, ...] = ()
-
-
-@dataclass
-class ThreadState:
-    """One conversation's memory: the last answered intent and slots, a pending question, the language."""
-
-    intent: str | None = None
-    slots: Slots = field(default_factory=Slots)
-    pending: Pending | None = None
-    language: Language | None = None
 
 
 Action = Literal["answer", "ask", "not_understood", "not_available", "unclear_write"]
@@ -272,32 +251,6 @@ def _language(parsed: Parse, state: ThreadState) -> Language:
     return parsed.language
 
 
-# ------------------------------------------------------------------------------------------------ state
-
-
-class _Threads:
-    """Conversation states in memory, keyed by thread id (the oldest are forgotten past MAX_THREADS)."""
-
-    def __init__(self) -> None:
-        self._states: OrderedDict[str, ThreadState] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, thread_id: str) -> ThreadState:
-        with self._lock:
-            state = self._states.pop(thread_id, None) or ThreadState()
-            self._states[thread_id] = state
-            while len(self._states) > MAX_THREADS:
-                self._states.popitem(last=False)
-            return state
-
-    def forget(self, thread_id: str) -> None:
-        with self._lock:
-            self._states.pop(thread_id, None)
-
-
-THREADS = _Threads()
-
-
 # ------------------------------------------------------------------------------------------------ backend
 
 _CATALOGS: dict[str, tuple[int, Catalog]] = {}
@@ -333,11 +286,15 @@ class OfflineBackend:
     def reply(
         self, question: str, *, thread_id: str, contexts: ContextFactory, actor: Actor
     ) -> AssistantReply:
-        """Answer one question of conversation ``thread_id``; tools run through ``contexts``."""
+        """Answer one question of conversation ``thread_id``; tools run through ``contexts``.
+
+        The thread's state is read from the database at the start and written back at the end, each in a
+        transaction of its own and as the acting user: a turn that fails leaves the stored state as it was.
+        """
         log = TurnLog(contexts)
         catalog, today = _catalog(contexts)
         index = entity_index(catalog, self.settings.chroma_path)
-        state = THREADS.get(thread_id)
+        state = load_state(contexts, thread_id)
         u = understand(question, index, today, state)
         turn = Turn(
             lang=u.language,
@@ -349,6 +306,7 @@ class OfflineBackend:
         )
         answer = self._act(u, turn, state)
         state.language = u.language
+        save_state(contexts, thread_id, state)
         return log.reply(answer, thread_id=thread_id, backend="offline", language=u.language)
 
     def stream(

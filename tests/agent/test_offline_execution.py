@@ -18,8 +18,18 @@ from assistant.backend import AssistantReply
 from assistant.offline.numbers import format_qty as q
 from tests.helpers import ask_offline, assert_figures_in, call, called_args
 
-# tables a proposal itself writes (the proposal, its audit line, the data-version rows) or that hold users
-NOT_BUSINESS = {"proposal", "audit_log", "data_version", "meta", "app_user", "api_token", "alembic_version"}
+# tables a proposal itself writes (the proposal, its audit line, the data-version rows), that hold users, or
+# the offline assistant's memory of each conversation (written every turn)
+NOT_BUSINESS = {
+    "proposal",
+    "audit_log",
+    "data_version",
+    "meta",
+    "app_user",
+    "api_token",
+    "alembic_version",
+    "assistant_thread",
+}
 
 
 def _business_digest(url: str) -> dict[str, str]:
