@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from data_model.settings import Settings
 from tools.auth import authenticate_token
-from tools.context import Actor, engine_for
+from tools.context import Actor, engine_for, made_engine
 
 bearer_scheme = HTTPBearer(
     auto_error=False,
@@ -28,20 +29,32 @@ class Unauthenticated(Exception):
         self.message = message
 
 
-def get_settings(request: Request) -> Settings:
+# The dependencies that do not talk to the database are async: FastAPI runs a plain function in a worker
+# thread, and each hand-over to a thread and back cost as much CPU as a small query.
+
+
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-def get_session(settings: SettingsDep) -> Iterator[Session]:
-    """One session per request; what a route did not commit is rolled back."""
-    with Session(engine_for(settings.database_url), expire_on_commit=False) as session:
-        try:
-            yield session
-        finally:
-            session.rollback()
+async def get_session(settings: SettingsDep) -> AsyncIterator[Session]:
+    """One session per request; what a route did not commit is rolled back.
+
+    A session connects on first use, so it is made on the event loop (the engine too once it exists); it
+    is closed there after a commit, and in a worker thread when a transaction is still open (a rollback
+    talks to the database)."""
+    engine = made_engine(settings.database_url) or await run_in_threadpool(engine_for, settings.database_url)
+    session = Session(engine, expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]

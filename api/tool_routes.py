@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import CurrentUser, SessionDep, SettingsDep
 from tools.context import ToolContext
@@ -66,12 +67,17 @@ def _has_required_fields(model: type[BaseModel]) -> bool:
 def _endpoint(spec: ToolSpec) -> Any:
     """A route function whose signature FastAPI reads: the tool's input model as the JSON body."""
 
-    def call(args: BaseModel | None, session: Any, actor: Any, settings: Any) -> BaseModel:
+    def run(args: BaseModel | None, session: Any, actor: Any, settings: Any) -> BaseModel:
         ctx = ToolContext(session=session, actor=actor, settings=settings)
         raw = args.model_dump(by_alias=True, exclude_unset=True) if args is not None else {}
         result = run_tool(ctx, spec.name, raw)
         session.commit()  # a propose tool stores its proposal; read tools commit nothing
         return result
+
+    async def call(args: BaseModel | None, session: Any, actor: Any, settings: Any) -> BaseModel:
+        # the tool and its commit in one worker thread; FastAPI then checks the result against the output
+        # model on the event loop (for an instance of that model, a type check), not in another thread
+        return await run_in_threadpool(run, args, session, actor, settings)
 
     body = (
         Annotated[spec.input_model, Body()]

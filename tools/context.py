@@ -33,7 +33,9 @@ class ToolContext:
     session: Session
     actor: Actor = SYSTEM_ACTOR
     settings: Settings = field(default_factory=get_settings)
-    clock: Callable[[], date] | None = None  # injected in tests; else settings.today, dataset today, system date
+    clock: Callable[[], date] | None = (
+        None  # injected in tests; else settings.today, dataset today, system date
+    )
 
     @property
     def today(self) -> date:
@@ -65,6 +67,11 @@ def engine_for(url: str) -> Engine:
             upgrade(engine)
             _ENGINES[url] = engine
         return engine
+
+
+def made_engine(url: str) -> Engine | None:
+    """The engine ``engine_for`` already made for ``url`` (nothing to connect to or check), else None."""
+    return _ENGINES.get(url)
 
 
 def dispose_engine(url: str) -> None:

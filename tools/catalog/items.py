@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import difflib
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from pydantic import BaseModel, Field
@@ -206,16 +207,15 @@ class GetItemOut(BaseModel):
 
 # get_item reads an item in three statements built once, here: SQLAlchemy reuses their compiled form and
 # psycopg prepares them, where building and sending one statement per kind of row cost more than running
-# them. They read only the columns the answer shows, as rows, not ORM objects.
+# them. They read only the columns the answer shows, as rows (no ORM objects), on the session's connection.
 _CODE: sa.BindParameter[str] = sa.bindparam("code")
 _ITEM_ID: sa.BindParameter[int] = sa.bindparam("item_id")
 
 _ITEM_WITH_ALIASES = (
-    select(Item, ItemAlias.alias)
+    select(*Item.__table__.columns, ItemAlias.alias)  # type: ignore[attr-defined]
     .join(ItemAlias, ItemAlias.item_id == Item.id, isouter=True)  # type: ignore[arg-type]
     .where(Item.code == _CODE)
 )
-_ALIASES = select(ItemAlias.alias).where(ItemAlias.item_id == _ITEM_ID)
 
 # own stock (no customer-owned material) per location kind, both ends of the item's moves in one pass over
 # its ledger: a move's two locations differ, so it joins each of them at most once
@@ -309,19 +309,21 @@ _OPEN_ORDERS = sa.union_all(
 )
 
 
-def _item_and_aliases(session: Session, key: str) -> tuple[Item, list[str]]:
-    """The item ``key`` names (as ``resolve_item``) with its aliases: one statement when ``key`` is a code."""
-    rows = session.exec(_ITEM_WITH_ALIASES, params={"code": key}).all()
-    if rows:
-        return rows[0][0], sorted(alias for _, alias in rows if alias is not None)
-    item = resolve_item(session, key)
-    return item, sorted(session.exec(_ALIASES, params={"item_id": item.id}).all())
+def _rows(session: Session, statement: sa.Executable, **params: object) -> Sequence[sa.Row[Any]]:
+    return session.connection().execute(statement, params).all()
+
+
+def _item_and_aliases(session: Session, key: str) -> tuple[sa.Row[Any], list[str]]:
+    """The item row ``key`` names (as ``resolve_item``) and its aliases: one statement when ``key`` is a code."""
+    rows = _rows(session, _ITEM_WITH_ALIASES, code=key)
+    if not rows:
+        rows = _rows(session, _ITEM_WITH_ALIASES, code=resolve_item(session, key).code)
+    return rows[0], sorted(row.alias for row in rows if row.alias is not None)
 
 
 def _own_stock_by_kind(session: Session, item_id: int) -> dict[str, Decimal]:
     return {
-        kind: Decimal(str(total or 0))
-        for kind, total in session.exec(_OWN_STOCK_BY_KIND, params={"item_id": item_id})
+        kind: Decimal(str(total or 0)) for kind, total in _rows(session, _OWN_STOCK_BY_KIND, item_id=item_id)
     }
 
 
@@ -341,7 +343,7 @@ def _open_supply_and_demand(session: Session, item_id: int) -> tuple[list[Supply
         partner,
         start_date,
         lead_days,
-    ) in session.exec(_OPEN_ORDERS, params={"item_id": item_id}):
+    ) in _rows(session, _OPEN_ORDERS, item_id=item_id):
         open_qty = qty - done
         if open_qty <= 0:
             continue
