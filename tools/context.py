@@ -33,9 +33,8 @@ class ToolContext:
     session: Session
     actor: Actor = SYSTEM_ACTOR
     settings: Settings = field(default_factory=get_settings)
-    clock: Callable[[], date] | None = (
-        None  # injected in tests; else settings.today, dataset today, system date
-    )
+    # injected in tests; else settings.today, dataset today, system date
+    clock: Callable[[], date] | None = None
 
     @property
     def today(self) -> date:
