@@ -2,7 +2,9 @@
 
 Two loads, each bounded in request count and in seconds: a read tool (POST /api/v1/tools/get_item on random
 items; target ≥ 200 requests/s) and the chat endpoint with the offline backend (a stock question per item).
-Traffic goes only to the loopback address; the server is started and stopped here.
+Traffic goes only to the loopback address; the server is started and stopped here. A PostgreSQL database's
+planner statistics are refreshed first (ANALYZE), as in the reports benchmark: a server in use keeps them
+current (autovacuum), a database loaded a moment ago has none (``--no-analyze`` measures it without).
 """
 
 from __future__ import annotations
@@ -290,6 +292,23 @@ def bench_token(db_url: str) -> str:
         return issue_token(ctx.session, username, name="bench")
 
 
+def refresh_statistics(db_url: str) -> bool:
+    """ANALYZE a PostgreSQL database (what autovacuum does in time after a bulk load); False for SQLite."""
+    import sqlalchemy as sa
+
+    from data_model.db import make_engine, normalize_url
+
+    if not normalize_url(db_url).startswith("postgresql"):
+        return False
+    engine = make_engine(db_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("ANALYZE")
+    finally:
+        engine.dispose()
+    return True
+
+
 def item_codes(db_url: str, count: int = 200, seed: int = 7) -> list[str]:
     import sqlalchemy as sa
 
@@ -308,13 +327,16 @@ def run_api_benchmark(
     chat_requests: int = 2_000,
     max_seconds: float = 15.0,
     connections: int = 4,
+    analyze: bool = True,
     progress: Callable[[str], None] | None = None,
 ) -> list[LoadResult]:
     """The read-tool load and the chat load on one database (loaded beforehand), from ``wrk`` when it is
     installed (``apt-get install wrk``), else from httpx threads (which share the two cores with the server,
-    so they measure less)."""
+    so they measure less); with ``analyze``, a PostgreSQL database's statistics are refreshed first."""
     import shutil
 
+    if analyze:
+        refresh_statistics(db_url)
     token = bench_token(db_url)
     codes = item_codes(db_url)
     reads = [{"item": code} for code in codes]
@@ -371,6 +393,7 @@ def section_api(ctx: Any) -> list[Any]:
             note = (
                 f"{r.requests} answered, {r.errors} failed in {r.seconds:.1f} s; {r.threads} connections, "
                 f"{WORKERS} uvicorn workers; p50 {r.p50_ms:.1f} ms, p95 {r.p95_ms:.1f} ms"
+                + ("; statistics refreshed (ANALYZE)" if backend == "postgres" else "")
             )
             if r.first_error:
                 note += f"; first error: {r.first_error[:120]}"
@@ -405,9 +428,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--read-requests", type=int, default=20_000)
     parser.add_argument("--chat-requests", type=int, default=2_000)
     parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument(
+        "--no-analyze",
+        action="store_true",
+        help="keep a PostgreSQL database's planner statistics as they are",
+    )
     args = parser.parse_args(argv)
     for r in run_api_benchmark(
-        args.db, read_requests=args.read_requests, chat_requests=args.chat_requests, max_seconds=args.seconds
+        args.db,
+        read_requests=args.read_requests,
+        chat_requests=args.chat_requests,
+        max_seconds=args.seconds,
+        analyze=not args.no_analyze,
     ):
         print(  # command-line entry point
             f"{r.name}: {r.rps:.1f} req/s ({r.requests} ok, {r.errors} failed, {r.seconds:.1f} s), "
