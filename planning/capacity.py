@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from functools import lru_cache
+from operator import attrgetter
 from typing import Protocol
 
 from planning.calendar import Calendar
@@ -210,6 +211,9 @@ class BusySpan:
     seq: int
 
 
+_START, _END, _START_END = attrgetter("start"), attrgetter("end"), attrgetter("start", "end")
+
+
 class CapacityProfile:
     """When each work center is busy, on its own axis of working minutes, and how many machines it has.
 
@@ -220,7 +224,7 @@ class CapacityProfile:
     def __init__(self, machines: Mapping[str, int], spans: Mapping[str, Iterable[BusySpan]]) -> None:
         self.machines = dict(machines)
         self._spans: dict[str, list[BusySpan]] = {
-            code: sorted(found, key=lambda s: (s.start, s.end)) for code, found in spans.items()
+            code: sorted(found, key=_START_END) for code, found in spans.items()
         }
         self._starts: dict[str, list[int]] = {}
         self._reach: dict[str, list[int]] = {}
@@ -249,7 +253,7 @@ class CapacityProfile:
                 touched[code] = list(self._spans.get(code, ()))
             touched[code].append(span)
         for code, spans in touched.items():
-            spans.sort(key=lambda s: (s.start, s.end))
+            spans.sort(key=_START_END)
             out._spans[code] = spans
             out._starts.pop(code, None)  # indexed again on first use
             out._reach.pop(code, None)
@@ -261,8 +265,8 @@ class CapacityProfile:
         starts = self._starts.get(work_center)
         reach = self._reach.get(work_center)
         if starts is None or reach is None:
-            starts = self._starts[work_center] = [s.start for s in spans]
-            reach = self._reach[work_center] = list(itertools.accumulate((s.end for s in spans), max))
+            starts = self._starts[work_center] = list(map(_START, spans))
+            reach = self._reach[work_center] = list(itertools.accumulate(map(_END, spans), max))
         return spans, starts, reach
 
     def overlapping(self, work_center: str, start: int, end: int) -> list[BusySpan]:
@@ -288,7 +292,7 @@ class CapacityProfile:
         machines = self.machines.get(work_center, 1)
         spans, _, reach = self._index(work_center)
         i, n = bisect.bisect_right(reach, earliest), len(spans)  # every span before i ends by ``earliest``
-        more = sorted((s for s in extra if s.end > earliest), key=lambda s: (s.start, s.end))
+        more = sorted((s for s in extra if s.end > earliest), key=_START_END)
         j, m = 0, len(more)
         # A sweep in start order over both lists: ``start`` is the candidate; ``ends`` the ends of the spans
         # running at the latest start read. Usage only rises where a span starts, so once the next span starts
