@@ -50,6 +50,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import ROUND_FLOOR, Decimal
 from enum import StrEnum
+from operator import attrgetter
 
 from planning.bom import BomIndex, EffectiveLine, bom_index
 from planning.calendar import Calendar
@@ -347,6 +348,9 @@ class _Lot:
     order_qty: Decimal
 
 
+_DAY = attrgetter("day")
+
+
 class _Trace:
     """What a ledger gave: every take (lot position and quantity) per item, tagged with the call that made it
     (``tag``), and, if wanted, the items read."""
@@ -446,9 +450,12 @@ class _Ledger:
         if trace is not None:
             trace.read(code)
         taken = []
-        for position in range(len(lots) - 1, -1, -1) if latest_first else range(len(lots)):
+        # Lots are in day order: those of days (after, upto] are positions [lo, hi).
+        hi = bisect.bisect_right(lots, upto, key=_DAY)
+        lo = 0 if after is None else bisect.bisect_right(lots, after, 0, hi, key=_DAY)
+        for position in range(hi - 1, lo - 1, -1) if latest_first else range(lo, hi):
             lot = lots[position]
-            if lot.qty <= 0 or lot.day > upto or (after is not None and lot.day <= after):
+            if lot.qty <= 0:
                 continue
             q = min(lot.qty, qty)
             lot.qty -= q
