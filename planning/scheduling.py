@@ -97,6 +97,18 @@ class NewOrder:
     due: date | None = None
     id: str = "NEW"
 
+    def as_order(self) -> ScheduleOrder:
+        """The planned production order the what-if adds."""
+        return ScheduleOrder(
+            id=self.id,
+            item=self.item,
+            qty=self.qty,
+            due=self.due,
+            priority=self.priority,
+            status=OrderStatus.PLANNED,
+            release_date=self.earliest_start,
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class ScheduledOperation:
@@ -1312,15 +1324,7 @@ def evaluate_new_order(
             plant, orders, replace(settings, time_limit_seconds=settings.time_limit_seconds * 0.4)
         )
     remaining = max(settings.time_limit_seconds - (clock.perf_counter() - started), 0.1)
-    what_if = ScheduleOrder(
-        id=new_order.id,
-        item=new_order.item,
-        qty=new_order.qty,
-        due=new_order.due,
-        priority=new_order.priority,
-        status=OrderStatus.PLANNED,
-        release_date=new_order.earliest_start,
-    )
+    what_if = new_order.as_order()
     data = replace(
         _prepare_data(plant, [*orders, what_if], replace(settings, time_limit_seconds=remaining)),
         objective_orders=frozenset({new_order.id}),
@@ -1585,15 +1589,7 @@ class CapacityPlan:
         what_if = _order_data(
             plant,
             axis,
-            ScheduleOrder(
-                id=new_order.id,
-                item=new_order.item,
-                qty=new_order.qty,
-                due=new_order.due,
-                priority=new_order.priority,
-                status=OrderStatus.PLANNED,
-                release_date=new_order.earliest_start,
-            ),
+            new_order.as_order(),
             (),
             {},
         )
